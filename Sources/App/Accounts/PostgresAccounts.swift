@@ -1,0 +1,122 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// `Accounts` on Postgres: reads on the client the request chose, writes on the primary.
+///
+/// Writes use `RETURNING`, so no read follows a write in the same request, and report the
+/// primary's WAL position after commit for read-your-writes.
+struct PostgresAccounts: Accounts {
+    static let pageSize = 20
+
+    let databases: Databases
+    /// Upper bound for one database call, lease included.
+    let timeout: Duration
+    let logger: Logger
+
+    private typealias UserRow = (Int64, String, Int32, Date, Date)
+
+    func listUsers(_ page: PageRequest, readingFrom role: DatabaseRole) async throws -> UserPage {
+        let client = databases.client(for: role)
+        let logger = self.logger
+        let limit = Self.pageSize + 1
+        // PostgresNIO's string interpolation binds every value as a parameter.
+        let query: PostgresQuery =
+            switch page {
+            case .first:
+                "SELECT id, name, age, inserted_at, updated_at FROM users ORDER BY id DESC LIMIT \(limit)"
+            case .olderThan(let id):
+                "SELECT id, name, age, inserted_at, updated_at FROM users WHERE id < \(id) ORDER BY id DESC LIMIT \(limit)"
+            case .newerThan(let id):
+                "SELECT id, name, age, inserted_at, updated_at FROM users WHERE id > \(id) ORDER BY id ASC LIMIT \(limit)"
+            }
+        var users = try await withDatabaseTimeout(timeout) {
+            try await Self.users(from: client.query(query, logger: logger))
+        }
+        let hasMore = users.count > Self.pageSize
+        if hasMore { users.removeLast() }
+        switch page {
+        case .first:
+            return UserPage(users: users, olderThanCursor: hasMore ? users.last?.id : nil, newerThanCursor: nil)
+        case .olderThan(let id):
+            return UserPage(users: users, olderThanCursor: hasMore ? users.last?.id : nil, newerThanCursor: users.first?.id ?? id)
+        case .newerThan(let id):
+            users.reverse()
+            return UserPage(users: users, olderThanCursor: users.last?.id ?? id, newerThanCursor: hasMore ? users.first?.id : nil)
+        }
+    }
+
+    func user(id: Int64, readingFrom role: DatabaseRole) async throws -> User? {
+        let client = databases.client(for: role)
+        let logger = self.logger
+        return try await withDatabaseTimeout(timeout) {
+            try await Self.users(
+                from: client.query("SELECT id, name, age, inserted_at, updated_at FROM users WHERE id = \(id)", logger: logger)
+            ).first
+        }
+    }
+
+    func createUser(_ changes: UserChanges) async throws -> Written<User> {
+        let written = try await write(
+            """
+            INSERT INTO users (name, age) VALUES (\(changes.name), \(changes.age))
+            RETURNING id, name, age, inserted_at, updated_at
+            """
+        )
+        guard let user = written.value else { throw PostgresAccountsError.noRowReturned }
+        return Written(value: user, lsn: written.lsn)
+    }
+
+    func updateUser(id: Int64, with changes: UserChanges) async throws -> Written<User>? {
+        let written = try await write(
+            """
+            UPDATE users SET name = \(changes.name), age = \(changes.age), updated_at = now()
+            WHERE id = \(id)
+            RETURNING id, name, age, inserted_at, updated_at
+            """
+        )
+        return written.value.map { Written(value: $0, lsn: written.lsn) }
+    }
+
+    func deleteUser(id: Int64) async throws -> Written<User>? {
+        let written = try await write(
+            "DELETE FROM users WHERE id = \(id) RETURNING id, name, age, inserted_at, updated_at"
+        )
+        return written.value.map { Written(value: $0, lsn: written.lsn) }
+    }
+
+    /// Runs one writing statement on the primary, then reads the WAL position on the same
+    /// connection.
+    ///
+    /// `pg_current_wal_lsn()` is read after the statement's implicit commit returned: with
+    /// `synchronous_commit` on (the default), the commit record is flushed by then, so the
+    /// write position is at or past it. Unlike the insert position, it never names WAL that
+    /// has not been written yet, or a page-header offset that a replica would only report
+    /// after more WAL arrives, so a waiting reader is released as soon as possible.
+    private func write(_ query: PostgresQuery) async throws -> Written<User?> {
+        let primary = databases.primary
+        let logger = self.logger
+        return try await withDatabaseTimeout(timeout) {
+            try await primary.withConnection { connection in
+                let user = try await Self.users(from: connection.query(query, logger: logger)).first
+                var lsn: LSN?
+                let rows = try await connection.query("SELECT pg_current_wal_lsn()::text", logger: logger)
+                for try await text in rows.decode(String.self) { lsn = LSN(text) }
+                return Written(value: user, lsn: lsn)
+            }
+        }
+    }
+
+    private static func users(from rows: PostgresRowSequence) async throws -> [User] {
+        var users: [User] = []
+        for try await (id, name, age, insertedAt, updatedAt) in rows.decode(UserRow.self) {
+            users.append(User(id: id, name: name, age: Int(age), insertedAt: insertedAt, updatedAt: updatedAt))
+        }
+        return users
+    }
+}
+
+/// A write that should have returned a row did not.
+enum PostgresAccountsError: Error {
+    case noRowReturned
+}

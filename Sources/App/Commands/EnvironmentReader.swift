@@ -1,0 +1,19 @@
+import Configuration
+import Foundation
+
+/// The configuration sources, in order: the process environment, then `.env` if present.
+enum EnvironmentReader {
+    static func make(envFile: String = ".env") async throws -> ConfigReader {
+        var providers: [any ConfigProvider] = [EnvironmentVariablesProvider()]
+        if FileManager.default.fileExists(atPath: envFile) {
+            providers.append(try await EnvironmentVariablesProvider(environmentFilePath: .init(envFile), allowMissing: true))
+        }
+        return ConfigReader(providers: providers)
+    }
+}
+
+/// Prints a start-up problem plainly (no stack trace, no secrets) and exits with status 78.
+func exitWithConfigurationError(_ error: ConfigurationError) -> Never {
+    FileHandle.standardError.write(Data("Configuration error: \(error.description)\n".utf8))
+    exit(78)  // EX_CONFIG
+}

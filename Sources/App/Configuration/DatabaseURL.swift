@@ -1,0 +1,202 @@
+import Foundation
+import PostgresNIO
+
+/// A parsed `postgres://` connection URL.
+///
+/// Accepts `postgres://` and `postgresql://`, IPv6 hosts in brackets, percent-encoded user
+/// names and passwords, and `sslmode` of `disable`, `prefer` (the default) or `require`.
+/// `description` never contains the password.
+struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
+    /// How the connection uses TLS, as libpq's `sslmode`.
+    enum SSLMode: String, Sendable, CaseIterable {
+        case disable, prefer, require
+    }
+
+    var host: String
+    var port: Int
+    var username: String
+    var password: String?
+    var database: String
+    var sslMode: SSLMode
+
+    /// Parses a URL; errors say what is wrong without repeating the URL (it holds a password).
+    init(parsing text: String) throws(DatabaseURLError) {
+        let text = text.trimmingCharacters(in: .whitespaces)
+        guard let schemeEnd = text.range(of: "://") else { throw .notAURL }
+        let scheme = text[..<schemeEnd.lowerBound].lowercased()
+        guard scheme == "postgres" || scheme == "postgresql" else {
+            throw .unsupportedScheme(String(scheme))
+        }
+        var rest = text[schemeEnd.upperBound...]
+
+        var query: Substring = ""
+        if let questionMark = rest.firstIndex(of: "?") {
+            query = rest[rest.index(after: questionMark)...]
+            rest = rest[..<questionMark]
+        }
+        var path: Substring = ""
+        // The user info may contain a "/" only percent-encoded, so the first "/" after the
+        // last "@" starts the path.
+        let authorityStart = rest.lastIndex(of: "@").map { rest.index(after: $0) } ?? rest.startIndex
+        if let slash = rest[authorityStart...].firstIndex(of: "/") {
+            path = rest[rest.index(after: slash)...]
+            rest = rest[..<slash]
+        }
+
+        var userInfo: Substring?
+        var hostAndPort = rest
+        if let at = rest.lastIndex(of: "@") {
+            userInfo = rest[..<at]
+            hostAndPort = rest[rest.index(after: at)...]
+        }
+
+        // Host: a bracketed IPv6 literal or a name/IPv4 address, then an optional port.
+        var host: Substring
+        var portText: Substring?
+        if hostAndPort.hasPrefix("[") {
+            guard let close = hostAndPort.firstIndex(of: "]") else { throw .invalidHost }
+            host = hostAndPort[hostAndPort.index(after: hostAndPort.startIndex)..<close]
+            let afterHost = hostAndPort[hostAndPort.index(after: close)...]
+            if !afterHost.isEmpty {
+                guard afterHost.hasPrefix(":") else { throw .invalidHost }
+                portText = afterHost.dropFirst()
+            }
+        } else if let colon = hostAndPort.firstIndex(of: ":") {
+            host = hostAndPort[..<colon]
+            portText = hostAndPort[hostAndPort.index(after: colon)...]
+        } else {
+            host = hostAndPort
+        }
+        guard !host.isEmpty else { throw .missingHost }
+        guard let decodedHost = host.removingPercentEncoding, !decodedHost.contains(where: \.isWhitespace) else {
+            throw .invalidHost
+        }
+        self.host = decodedHost
+
+        if let portText, !portText.isEmpty {
+            guard let port = Int(portText), (1...65535).contains(port) else { throw .invalidPort }
+            self.port = port
+        } else {
+            self.port = 5432
+        }
+
+        var username: String?
+        if let userInfo {
+            let parts = userInfo.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let user = parts[0].removingPercentEncoding else { throw .invalidPercentEncoding("user name") }
+            username = user.isEmpty ? nil : user
+            if parts.count == 2 {
+                guard let password = parts[1].removingPercentEncoding else {
+                    throw .invalidPercentEncoding("password")
+                }
+                self.password = password
+            }
+        }
+        guard let username else { throw .missingUsername }
+        self.username = username
+
+        guard let database = path.removingPercentEncoding else { throw .invalidPercentEncoding("database name") }
+        // libpq's default: the database named after the user.
+        self.database = database.isEmpty ? username : database
+
+        self.sslMode = .prefer
+        for parameter in query.split(separator: "&") {
+            let pair = parameter.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard pair[0] == "sslmode" else { continue }
+            let value = pair.count == 2 ? String(pair[1]) : ""
+            guard let mode = SSLMode(rawValue: value) else { throw .unsupportedSSLMode(value) }
+            self.sslMode = mode
+        }
+    }
+
+    init(host: String, port: Int, username: String, password: String?, database: String, sslMode: SSLMode) {
+        self.host = host
+        self.port = port
+        self.username = username
+        self.password = password
+        self.database = database
+        self.sslMode = sslMode
+    }
+
+    /// The URL with the password replaced by `***`, safe to log.
+    var description: String {
+        let hostPart = host.contains(":") ? "[\(host)]" : host
+        let credentials = password == nil ? username : "\(username):***"
+        return "postgres://\(credentials)@\(hostPart):\(port)/\(database)?sslmode=\(sslMode.rawValue)"
+    }
+
+    /// The same credentials and database on another host and port.
+    func replacingHost(_ host: String, port: Int) -> DatabaseURL {
+        var url = self
+        url.host = host
+        url.port = port
+        return url
+    }
+
+    /// Fly's name for this region's nearest member of the Postgres app that `host` belongs to,
+    /// on port 5433 (the member itself, not the primary behind port 5432).
+    ///
+    /// `<pg-app>` is the first label of the primary's host, as in `my-db.flycast` or
+    /// `my-db.internal`.
+    func flyNearestReplica() -> DatabaseURL {
+        let appName = host.split(separator: ".", maxSplits: 1).first.map(String.init) ?? host
+        return replacingHost("top1.nearest.of.\(appName).internal", port: 5433)
+    }
+
+    /// A PostgresNIO client configuration for this URL.
+    func clientConfiguration(connectTimeout: Duration, maximumConnections: Int) -> PostgresClient.Configuration {
+        let tls: PostgresClient.Configuration.TLS
+        switch sslMode {
+        case .disable:
+            tls = .disable
+        case .prefer:
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            // libpq's prefer and require do not verify the certificate either.
+            configuration.certificateVerification = .none
+            tls = .prefer(configuration)
+        case .require:
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.certificateVerification = .none
+            tls = .require(configuration)
+        }
+        var configuration = PostgresClient.Configuration(
+            host: host,
+            port: port,
+            username: username,
+            password: password,
+            database: database,
+            tls: tls
+        )
+        configuration.options.connectTimeout = connectTimeout
+        configuration.options.maximumConnections = maximumConnections
+        return configuration
+    }
+}
+
+/// Why a database URL could not be used. Messages never include the URL itself.
+enum DatabaseURLError: Error, Equatable, CustomStringConvertible {
+    case notAURL
+    case unsupportedScheme(String)
+    case missingHost
+    case invalidHost
+    case invalidPort
+    case missingUsername
+    case invalidPercentEncoding(String)
+    case unsupportedSSLMode(String)
+
+    var description: String {
+        switch self {
+        case .notAURL: "is not a URL of the form postgres://user:password@host:port/database"
+        case .unsupportedScheme(let scheme): "has scheme '\(scheme)'; use postgres:// or postgresql://"
+        case .missingHost: "has no host"
+        case .invalidHost: "has an invalid host (put IPv6 addresses in brackets, like [::1])"
+        case .invalidPort: "has an invalid port (use a number from 1 to 65535)"
+        case .missingUsername: "has no user name"
+        case .invalidPercentEncoding(let part): "has an invalid percent-encoding in the \(part)"
+        case .unsupportedSSLMode(let mode):
+            "has sslmode '\(mode)'; use one of \(SSLMode.allCases.map(\.rawValue).joined(separator: ", "))"
+        }
+    }
+
+    private typealias SSLMode = DatabaseURL.SSLMode
+}

@@ -1,0 +1,73 @@
+import PostgresNIO
+
+/// Questions the app asks of errors thrown by PostgresNIO.
+enum PostgresErrors {
+    /// SQLSTATE 25006, what a replica answers to a write.
+    static let readOnlySQLTransaction = "25006"
+
+    /// The SQLSTATE of a server error, looking inside the wrappers PostgresNIO adds
+    /// (a transaction error wraps the error of the statement that failed).
+    static func sqlState(of error: any Error) -> String? {
+        if let error = error as? PSQLError {
+            return error.serverInfo?[.sqlState]
+        }
+        if let error = error as? PostgresTransactionError {
+            for inner in [error.closureError, error.beginError, error.commitError, error.rollbackError] {
+                if let inner, let state = sqlState(of: inner) { return state }
+            }
+        }
+        return nil
+    }
+
+    /// Whether the error is the server refusing a write because it is read-only.
+    static func isReadOnlyViolation(_ error: any Error) -> Bool {
+        sqlState(of: error) == readOnlySQLTransaction
+    }
+
+    /// Whether the server could not be reached or went away: the database is unavailable,
+    /// as opposed to rejecting this query.
+    static func isUnavailable(_ error: any Error) -> Bool {
+        if error is DatabaseTimeout { return true }
+        if let error = error as? PostgresTransactionError {
+            return [error.beginError, error.closureError, error.commitError].contains { $0.map(isUnavailable) ?? false }
+        }
+        guard let error = error as? PSQLError else { return false }
+        switch error.code {
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed,
+            .sslUnsupported, .failedToAddSSLHandler:
+            return true
+        case .server:
+            // Class 57: operator intervention (shutting down, cannot connect now);
+            // class 08: connection exceptions.
+            let state = error.serverInfo?[.sqlState] ?? ""
+            return state.hasPrefix("57") || state.hasPrefix("08")
+        default:
+            return false
+        }
+    }
+}
+
+/// A database call that did not finish in time.
+struct DatabaseTimeout: Error, CustomStringConvertible {
+    let after: Duration
+    var description: String { "The database did not answer within \(after)." }
+}
+
+/// Runs `operation`, giving up with `DatabaseTimeout` after `timeout`.
+///
+/// PostgresNIO's pool has no lease timeout of its own, and a server that accepts a
+/// connection and then stalls would otherwise hold a request forever.
+func withDatabaseTimeout<Result: Sendable>(
+    _ timeout: Duration,
+    _ operation: @escaping @Sendable () async throws -> Result
+) async throws -> Result {
+    try await withThrowingTaskGroup(of: Result.self) { group in
+        group.addTask { try await operation() }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            throw DatabaseTimeout(after: timeout)
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}

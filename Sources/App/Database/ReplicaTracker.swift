@@ -1,0 +1,198 @@
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+
+/// Watches the replica's replay position, recovery state and lag, one poller per process,
+/// and wakes the requests that wait for the replica to catch up with their own writes.
+///
+/// Requests never poll the database themselves: a waiting request registers its LSN and the
+/// tracker polls quickly while anyone waits, slowly while nobody does.
+final class ReplicaTracker: Service, Sendable {
+    /// How a wait for replication ended.
+    enum WaitOutcome: Sendable, Equatable {
+        /// The replica had already replayed the position: no wait at all.
+        case alreadyReplayed
+        /// The replica caught up after waiting this long.
+        case caughtUp(after: Duration)
+        /// The replica did not catch up in time (or is down).
+        case timedOut(after: Duration)
+    }
+
+    private struct Waiter {
+        let lsn: LSN
+        let deadline: ContinuousClock.Instant
+        let started: ContinuousClock.Instant
+        let continuation: CheckedContinuation<WaitOutcome, Never>
+    }
+
+    private struct State {
+        var status: ReplicaStatus?
+        var waiters: [Int: Waiter] = [:]
+        var nextWaiterID = 0
+    }
+
+    private let replica: PostgresClient
+    private let primary: PostgresClient
+    private let idleInterval: Duration
+    private let busyInterval: Duration
+    private let queryTimeout: Duration
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let wakeUps: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+
+    init(
+        replica: PostgresClient,
+        primary: PostgresClient,
+        idleInterval: Duration = .milliseconds(500),
+        busyInterval: Duration = .milliseconds(5),
+        queryTimeout: Duration = .seconds(2),
+        logger: Logger
+    ) {
+        self.replica = replica
+        self.primary = primary
+        self.idleInterval = idleInterval
+        self.busyInterval = busyInterval
+        self.queryTimeout = queryTimeout
+        self.logger = logger
+        (self.wakeUps, self.wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// The most recent status, or `nil` before the first poll finished.
+    var status: ReplicaStatus? {
+        state.withLock { $0.status }
+    }
+
+    /// Waits until the first poll has finished, so the badge never guesses.
+    func firstStatus() async -> ReplicaStatus {
+        while true {
+            if let status { return status }
+            wake.yield()
+            try? await Task.sleep(for: .milliseconds(5))
+            if Task.isCancelled { return ReplicaStatus(isReachable: false, isInRecovery: false) }
+        }
+    }
+
+    /// Waits until the replica has replayed `lsn`, at most `timeout`.
+    func waitUntilReplayed(_ lsn: LSN, timeout: Duration) async -> WaitOutcome {
+        if state.withLock({ $0.status?.hasReplayed(lsn) ?? false }) { return .alreadyReplayed }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let id = state.withLock { state in
+            state.nextWaiterID += 1
+            return state.nextWaiterID
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let waiter = Waiter(lsn: lsn, deadline: started + timeout, started: started, continuation: continuation)
+                let alreadyCancelled = state.withLock { state in
+                    if Task.isCancelled { return true }
+                    state.waiters[id] = waiter
+                    return false
+                }
+                if alreadyCancelled {
+                    continuation.resume(returning: .timedOut(after: clock.now - started))
+                }
+                // Poll now rather than at the next idle tick: the replica is usually already there.
+                wake.yield()
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.continuation.resume(returning: .timedOut(after: ContinuousClock().now - started))
+        }
+    }
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            var wakeUps = self.wakeUps.makeAsyncIterator()
+            while !Task.isCancelled {
+                await poll()
+                let interval = state.withLock { $0.waiters.isEmpty } ? idleInterval : busyInterval
+                guard await sleep(for: interval, orUntilWoken: &wakeUps) else { break }
+            }
+        } onGracefulShutdown: {
+            self.wake.finish()
+        }
+        // Nobody is left to wake the waiters; let them fall back rather than hang.
+        resumeWaiters { _ in true }
+    }
+
+    /// Polls the replica (and the primary, for the lag) once and wakes whoever can go on.
+    func poll() async {
+        let status = await fetchStatus()
+        if status.isReachable != self.status?.isReachable || status.isInRecovery != self.status?.isInRecovery {
+            logger.info(
+                "Replica status changed",
+                metadata: ["reachable": "\(status.isReachable)", "in_recovery": "\(status.isInRecovery)"]
+            )
+        }
+        state.withLock { $0.status = status }
+        let now = ContinuousClock().now
+        resumeWaiters { waiter in status.hasReplayed(waiter.lsn) || waiter.deadline <= now }
+    }
+
+    private func resumeWaiters(where shouldResume: (Waiter) -> Bool) {
+        let now = ContinuousClock().now
+        let status = self.status
+        let ready = state.withLock { state in
+            let ready = state.waiters.filter { shouldResume($0.value) }
+            for id in ready.keys { state.waiters.removeValue(forKey: id) }
+            return ready.values
+        }
+        for waiter in ready {
+            let waited = now - waiter.started
+            let caughtUp = status?.hasReplayed(waiter.lsn) ?? false
+            waiter.continuation.resume(returning: caughtUp ? .caughtUp(after: waited) : .timedOut(after: waited))
+        }
+    }
+
+    /// Sleeps for `interval` or until a waiter asks for a poll; `false` once shutting down.
+    private func sleep(for interval: Duration, orUntilWoken wakeUps: inout AsyncStream<Void>.Iterator) async -> Bool {
+        // A timer task feeds the same stream, so whichever comes first ends the sleep.
+        let timer = Task { [wake] in
+            try? await Task.sleep(for: interval)
+            wake.yield()
+        }
+        defer { timer.cancel() }
+        return await wakeUps.next() != nil
+    }
+
+    private func fetchStatus() async -> ReplicaStatus {
+        let replica = self.replica
+        let primary = self.primary
+        let logger = self.logger
+        var status = ReplicaStatus(isReachable: false, isInRecovery: false)
+        do {
+            let row = try await withDatabaseTimeout(queryTimeout) {
+                let rows = try await replica.query(
+                    """
+                    SELECT pg_is_in_recovery(),
+                           pg_last_wal_replay_lsn()::text,
+                           extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8
+                    """,
+                    logger: logger
+                )
+                for try await row in rows.decode((Bool, String?, Double?).self) { return row }
+                return (false, nil, nil)
+            }
+            status.isReachable = true
+            status.isInRecovery = row.0
+            status.replayLSN = row.1.flatMap { LSN($0) }
+            status.lagSeconds = row.2
+        } catch {
+            logger.debug("Replica poll failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            return status
+        }
+        guard status.isInRecovery else { return status }
+        if let primaryLSN = try? await withDatabaseTimeout(queryTimeout, {
+            let rows = try await primary.query("SELECT pg_current_wal_lsn()::text", logger: logger)
+            for try await text in rows.decode(String.self) { return LSN(text) }
+            return nil
+        }) {
+            status.primaryLSN = primaryLSN
+        }
+        if status.lagBytes == 0 { status.lagSeconds = 0 }
+        return status
+    }
+}

@@ -1,0 +1,120 @@
+import Logging
+import PostgresNIO
+
+/// Applies the SQL files in `Migrations/` to the primary, once each, in order.
+///
+/// Each file runs in its own transaction and is recorded with its checksum in
+/// `schema_migrations`. A session-level advisory lock makes concurrent runs (two machines
+/// deploying at once) wait for each other instead of racing.
+struct Migrator: Sendable {
+    /// One row of `migrate --status`.
+    struct Status: Sendable, Equatable {
+        enum State: String, Sendable { case applied, pending, changed }
+        let name: String
+        let state: State
+    }
+
+    let client: PostgresClient
+    let files: [MigrationFile]
+    let logger: Logger
+
+    /// An arbitrary, fixed key for `pg_advisory_lock`, shared by every instance of the app.
+    static let lockKey: Int64 = 7_461_237_118_004_321
+
+    /// Applies every pending migration and returns the names it applied.
+    @discardableResult
+    func migrate() async throws -> [String] {
+        try await client.withConnection { connection in
+            try await refuseReadOnlyServer(connection)
+            try await connection.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
+            do {
+                let applied = try await applyPending(connection)
+                try await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+                return applied
+            } catch {
+                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    /// Lists every file as applied, pending or changed, without changing anything.
+    func status() async throws -> [Status] {
+        try await client.withConnection { connection in
+            let applied = try await appliedChecksums(connection, createTable: false)
+            return files.map { file in
+                guard let checksum = applied[file.version] else { return Status(name: file.name, state: .pending) }
+                return Status(name: file.name, state: checksum == file.checksum ? .applied : .changed)
+            }
+        }
+    }
+
+    private func refuseReadOnlyServer(_ connection: PostgresConnection) async throws {
+        let rows = try await connection.query("SELECT pg_is_in_recovery()", logger: logger)
+        for try await inRecovery in rows.decode(Bool.self) where inRecovery {
+            throw MigrationError.readOnlyServer
+        }
+    }
+
+    private func applyPending(_ connection: PostgresConnection) async throws -> [String] {
+        let applied = try await appliedChecksums(connection, createTable: true)
+        for file in files {
+            if let checksum = applied[file.version], checksum != file.checksum {
+                throw MigrationError.changedAfterApply(file.name)
+            }
+        }
+        var names: [String] = []
+        for file in files where applied[file.version] == nil {
+            try await apply(file, on: connection)
+            logger.info("Applied migration", metadata: ["migration": "\(file.name)"])
+            names.append(file.name)
+        }
+        return names
+    }
+
+    private func apply(_ file: MigrationFile, on connection: PostgresConnection) async throws {
+        try await connection.query("BEGIN", logger: logger)
+        var statementNumber = 0
+        do {
+            for statement in SQLSplitter.statements(in: file.sql) {
+                statementNumber += 1
+                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+            }
+            // PostgresNIO's interpolation binds these values as parameters.
+            try await connection.query(
+                "INSERT INTO schema_migrations (version, name, checksum) VALUES (\(file.version), \(file.name), \(file.checksum))",
+                logger: logger
+            )
+            try await connection.query("COMMIT", logger: logger)
+        } catch {
+            _ = try? await connection.query("ROLLBACK", logger: logger)
+            let message = (error as? PSQLError)?.serverInfo?[.message] ?? "\(error)"
+            throw MigrationError.failed(file.name, statement: statementNumber, message: message)
+        }
+    }
+
+    private func appliedChecksums(_ connection: PostgresConnection, createTable: Bool) async throws -> [Int64: String] {
+        if createTable {
+            try await connection.query(
+                """
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version bigint PRIMARY KEY,
+                    name text NOT NULL,
+                    checksum text NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now()
+                )
+                """,
+                logger: logger
+            )
+        } else {
+            let exists = try await connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL", logger: logger)
+            for try await found in exists.decode(Bool.self) where !found { return [:] }
+        }
+        var checksums: [Int64: String] = [:]
+        let rows = try await connection.query("SELECT version, checksum FROM schema_migrations", logger: logger)
+        for try await (version, checksum) in rows.decode((Int64, String).self) {
+            checksums[version] = checksum
+        }
+        return checksums
+    }
+}

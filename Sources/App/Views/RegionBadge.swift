@@ -1,0 +1,48 @@
+/// The facts the badge shows: where this request ran and which database answered.
+struct RegionBadge: Sendable, Equatable {
+    let regions: RegionInfo
+    /// The database that served this page's reads, as the server itself reports it.
+    let database: DatabaseRole
+    /// The replica's lag, in words ("caught up", "12 kB behind").
+    let replicaLag: String?
+    /// How long the request waited for its own write to reach the replica.
+    let replicationWait: Duration?
+    /// Where a replayed request came from.
+    let replayedFrom: String?
+
+    var html: HTML {
+        let place: HTML = regions.isPrimaryRegion
+            ? "<span class=\"badge-tag badge-tag-primary\">primary region</span>"
+            : "<span class=\"badge-tag\">primary in \(regions.primaryRegion)</span>"
+        let dbClass = database == .replica ? "badge-db-replica" : "badge-db-primary"
+        let waitText = replicationWait.map { Self.milliseconds($0) }
+        return """
+            <aside id="region-badge" class="region-badge" aria-label="Where this page came from" \
+            data-region="\(regions.region)" data-primary-region="\(regions.primaryRegion)" \
+            data-db="\(database.rawValue)" data-in-primary-region="\(regions.isPrimaryRegion)"\
+            \(replicaLag.map { " data-replica-lag=\"\($0)\"" as HTML })\
+            \(waitText.map { " data-replication-wait-ms=\"\($0)\"" as HTML })\
+            \(replayedFrom.map { " data-replayed-from=\"\($0)\"" as HTML })>
+              <div class="badge-row">
+                <span class="badge-label">Region</span>
+                <strong class="badge-region">\(regions.region)</strong>
+                \(place)
+              </div>
+              <div class="badge-row">
+                <span class="badge-label">Reads from</span>
+                <strong class="\(dbClass)">\(database == .replica ? "replica" : "primary")</strong>
+                \(replicaLag.map { "<span class=\"badge-detail\">replica \($0)</span>" as HTML })
+              </div>
+              \(waitText.map { "<div class=\"badge-row\"><span class=\"badge-label\">Waited</span><span>\($0) ms for replication</span></div>" as HTML })
+              \(replayedFrom.map { "<div class=\"badge-row\"><span class=\"badge-label\">Replayed</span><span>from \($0)</span></div>" as HTML })
+              \(regions.machineID.map { "<div class=\"badge-row\"><span class=\"badge-label\">Machine</span><code>\($0)</code></div>" as HTML })
+            </aside>
+            """
+    }
+
+    private static func milliseconds(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        let ms = Double(seconds) * 1000 + Double(attoseconds) / 1e15
+        return ms < 10 ? String(format: "%.1f", ms) : String(Int(ms.rounded()))
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+
+/// The users pages: list, show, new, edit, and the form the last two share.
+enum UserViews {
+    static func index(_ page: UserPage) -> HTML {
+        let rows = page.users.map { user -> HTML in
+            """
+            <tr>
+              <td class="numeric">\(user.id)</td>
+              <td><a href="/users/\(user.id)">\(user.name)</a></td>
+              <td class="numeric">\(user.age)</td>
+              <td class="actions">
+                <a href="/users/\(user.id)/edit">Edit</a>
+                \(deleteButton(user, style: "link-button"))
+              </td>
+            </tr>
+            """
+        }
+        let table: HTML = page.users.isEmpty
+            ? "<p class=\"empty\">No users yet. Create the first one.</p>"
+            : """
+            <table class="users">
+              <thead><tr><th class="numeric">ID</th><th>Name</th><th class="numeric">Age</th><th><span class="visually-hidden">Actions</span></th></tr></thead>
+              <tbody>\(rows)</tbody>
+            </table>
+            """
+        let newer: HTML = page.newerThanCursor.map { "<a rel=\"prev\" href=\"/users?before=\($0)\">← Newer</a>" as HTML } ?? ""
+        let older: HTML = page.olderThanCursor.map { "<a rel=\"next\" href=\"/users?after=\($0)\">Older →</a>" as HTML } ?? ""
+        return """
+            <div class="page-heading">
+              <h1>Users</h1>
+              <a class="button" href="/users/new">New user</a>
+            </div>
+            \(table)
+            <nav class="pagination" aria-label="Pages">\(newer)\(older)</nav>
+            """
+    }
+
+    static func show(_ user: User) -> HTML {
+        """
+        <div class="page-heading">
+          <h1>\(user.name)</h1>
+          <a class="button" href="/users/\(user.id)/edit">Edit user</a>
+        </div>
+        <dl class="details">
+          <dt>Name</dt><dd>\(user.name)</dd>
+          <dt>Age</dt><dd>\(user.age)</dd>
+          <dt>Created</dt><dd><time datetime="\(timestamp(user.insertedAt))">\(readable(user.insertedAt))</time></dd>
+          <dt>Updated</dt><dd><time datetime="\(timestamp(user.updatedAt))">\(readable(user.updatedAt))</time></dd>
+        </dl>
+        <div class="page-actions">
+          <a href="/users">← Back to users</a>
+          \(deleteButton(user, style: "button button-danger"))
+        </div>
+        """
+    }
+
+    static func new(_ params: UserParams, errors: ValidationErrors) -> HTML {
+        """
+        <h1>New user</h1>
+        \(form(action: "/users", params: params, errors: errors, submit: "Create user"))
+        <p><a href="/users">← Back to users</a></p>
+        """
+    }
+
+    static func edit(id: Int64, _ params: UserParams, errors: ValidationErrors) -> HTML {
+        """
+        <h1>Edit user</h1>
+        \(form(action: "/users/\(id)", params: params, errors: errors, submit: "Save user"))
+        <p><a href="/users/\(id)">← Back to user</a></p>
+        """
+    }
+
+    /// The form shared by new and edit; keeps what was typed and shows a message per field.
+    static func form(action: String, params: UserParams, errors: ValidationErrors, submit: String) -> HTML {
+        let summary: HTML = errors.isEmpty
+            ? ""
+            : "<p class=\"form-error\" role=\"alert\">Please fix the fields marked below.</p>"
+        return """
+            <form class="user-form" method="post" action="\(action)" novalidate>
+              \(summary)
+              \(field("name", label: "Name", value: params.name, error: errors["name"], attributes: "type=\"text\" maxlength=\"100\" autocomplete=\"name\" required"))
+              \(field("age", label: "Age", value: params.age, error: errors["age"], attributes: "type=\"number\" inputmode=\"numeric\" min=\"0\" max=\"150\" step=\"1\" required"))
+              <div class="form-actions"><button class="button" type="submit">\(submit)</button></div>
+            </form>
+            """
+    }
+
+    private static func field(_ name: String, label: String, value: String?, error: String?, attributes: HTML) -> HTML {
+        let errorID = "\(name)-error"
+        return """
+            <div class="field\(error == nil ? "" : " field-invalid")">
+              <label for="user-\(name)">\(label)</label>
+              <input id="user-\(name)" name="\(name)" value="\(value ?? "")" \(attributes)\
+            \(error.map { _ in " aria-invalid=\"true\" aria-describedby=\"\(errorID)\"" as HTML })>
+              \(error.map { "<p class=\"field-error\" id=\"\(errorID)\">\(label) \($0)</p>" as HTML })
+            </div>
+            """
+    }
+
+    private static func deleteButton(_ user: User, style: String) -> HTML {
+        """
+        <form class="inline-form" method="post" action="/users/\(user.id)/delete">
+          <button class="\(style)" type="submit" data-confirm="Delete \(user.name)?">Delete</button>
+        </form>
+        """
+    }
+
+    private static func timestamp(_ date: Date) -> String {
+        date.formatted(.iso8601)
+    }
+
+    private static func readable(_ date: Date) -> String {
+        date.formatted(.dateTime.year().month(.abbreviated).day().hour().minute().second().timeZone()) 
+    }
+}

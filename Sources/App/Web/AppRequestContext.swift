@@ -1,0 +1,27 @@
+import Hummingbird
+
+/// Per-request state: which database serves the reads, the flash message, replication facts.
+///
+/// Middleware fills it in before the controller runs; the layout reads it for the badge.
+struct AppRequestContext: RequestContext {
+    typealias Decoder = URLEncodedFormDecoder
+
+    var coreContext: CoreRequestContextStorage
+    /// The database this request reads from (the replica unless something says otherwise).
+    var readRole: DatabaseRole = .replica
+    /// The flash message set by the previous response, if any.
+    var flash: String?
+    /// How long this request waited for the replica to replay its own earlier write.
+    var replicationWait: Duration?
+    /// The region a replayed request came from (from `fly-replay-src`).
+    var replayedFrom: String?
+
+    init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+    }
+
+    /// Fly's proxy cannot replay a request over 1 MB, so no write may be larger.
+    var maxUploadSize: Int { 1_048_576 }
+
+    var requestDecoder: URLEncodedFormDecoder { URLEncodedFormDecoder() }
+}

@@ -1,0 +1,145 @@
+import Hummingbird
+import Logging
+
+/// The users pages (Phoenix's `UserController`): thin, branching on what `Accounts` says.
+struct UsersController<Store: Accounts>: Sendable {
+    typealias Context = AppRequestContext
+
+    let accounts: Store
+    let renderer: PageRenderer
+    let flash: Flash
+    /// Called after every successful write with the response and the WAL position, so
+    /// read-your-writes can remember it.
+    let afterWrite: @Sendable (inout Response, LSN?) -> Void
+
+    func addRoutes(to router: Router<Context>) {
+        router.get("/") { _, _ in Response.redirect(to: "/users", type: .found) }
+        let users = router.group("users")
+        users.get(use: index)
+        users.get("new", use: new)
+        users.post(use: create)
+        users.get("{id}", use: show)
+        users.get("{id}/edit", use: edit)
+        users.post("{id}", use: update)
+        users.put("{id}", use: update)
+        users.patch("{id}", use: update)
+        users.delete("{id}", use: delete)
+        users.post("{id}/delete", use: delete)
+    }
+
+    @Sendable func index(_ request: Request, context: Context) async throws -> Response {
+        let query = request.uri.queryParameters
+        let pageRequest: PageRequest
+        if let after = query["after"] {
+            guard let id = Int64(after) else { throw HTTPError(.notFound) }
+            pageRequest = .olderThan(id)
+        } else if let before = query["before"] {
+            guard let id = Int64(before) else { throw HTTPError(.notFound) }
+            pageRequest = .newerThan(id)
+        } else {
+            pageRequest = .first
+        }
+        var context = context
+        let page = try await read(&context) { try await accounts.listUsers(pageRequest, readingFrom: $0) }
+        return renderer.page(title: "Users", UserViews.index(page), context: context)
+    }
+
+    @Sendable func show(_ request: Request, context: Context) async throws -> Response {
+        let id = try userID(context)
+        var context = context
+        guard let user = try await read(&context, { try await accounts.user(id: id, readingFrom: $0) }) else {
+            throw HTTPError(.notFound)
+        }
+        return renderer.page(title: user.name, UserViews.show(user), context: context)
+    }
+
+    @Sendable func new(_ request: Request, context: Context) async throws -> Response {
+        renderer.page(title: "New user", UserViews.new(UserParams(), errors: ValidationErrors()), context: context)
+    }
+
+    @Sendable func create(_ request: Request, context: Context) async throws -> Response {
+        let params = try await formParams(request, context: context)
+        switch params.validated() {
+        case .failure(let errors):
+            return renderer.page(title: "New user", UserViews.new(params, errors: errors), status: .unprocessableContent, context: context)
+        case .success(let changes):
+            do {
+                let written = try await accounts.createUser(changes)
+                return redirect(to: "/users/\(written.value.id)", flash: "User created.", lsn: written.lsn)
+            } catch let errors as ValidationErrors {
+                return renderer.page(title: "New user", UserViews.new(params, errors: errors), status: .unprocessableContent, context: context)
+            }
+        }
+    }
+
+    @Sendable func edit(_ request: Request, context: Context) async throws -> Response {
+        let id = try userID(context)
+        var context = context
+        guard let user = try await read(&context, { try await accounts.user(id: id, readingFrom: $0) }) else {
+            throw HTTPError(.notFound)
+        }
+        return renderer.page(title: "Edit \(user.name)", UserViews.edit(id: id, UserParams(user), errors: ValidationErrors()), context: context)
+    }
+
+    @Sendable func update(_ request: Request, context: Context) async throws -> Response {
+        let id = try userID(context)
+        let params = try await formParams(request, context: context)
+        switch params.validated() {
+        case .failure(let errors):
+            return renderer.page(title: "Edit user", UserViews.edit(id: id, params, errors: errors), status: .unprocessableContent, context: context)
+        case .success(let changes):
+            do {
+                guard let written = try await accounts.updateUser(id: id, with: changes) else { throw HTTPError(.notFound) }
+                return redirect(to: "/users/\(id)", flash: "User updated.", lsn: written.lsn)
+            } catch let errors as ValidationErrors {
+                return renderer.page(title: "Edit user", UserViews.edit(id: id, params, errors: errors), status: .unprocessableContent, context: context)
+            }
+        }
+    }
+
+    @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
+        let id = try userID(context)
+        guard let written = try await accounts.deleteUser(id: id) else { throw HTTPError(.notFound) }
+        return redirect(to: "/users", flash: "User deleted.", lsn: written.lsn)
+    }
+
+    // MARK: - Helpers
+
+    /// The `{id}` route parameter; anything that is not a positive integer is a 404.
+    private func userID(_ context: Context) throws -> Int64 {
+        guard let id = context.parameters.get("id", as: Int64.self), id > 0 else { throw HTTPError(.notFound) }
+        return id
+    }
+
+    private func formParams(_ request: Request, context: Context) async throws -> UserParams {
+        do {
+            return try await request.decode(as: UserParams.self, context: context)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw error
+        } catch {
+            throw HTTPError(.badRequest)
+        }
+    }
+
+    /// Runs a read on the request's database; if the replica is unreachable, on the primary.
+    private func read<Value>(
+        _ context: inout Context,
+        _ body: (DatabaseRole) async throws -> Value
+    ) async throws -> Value {
+        do {
+            return try await body(context.readRole)
+        } catch where context.readRole == .replica && renderer.tracker != nil && PostgresErrors.isUnavailable(error) {
+            context.logger.warning("Replica unavailable; reading from the primary")
+            context.readRole = .primary
+            return try await body(.primary)
+        }
+    }
+
+    /// 303 See Other, so the browser follows with a GET, with a flash message.
+    private func redirect(to location: String, flash message: String, lsn: LSN?) -> Response {
+        var response = Response.redirect(to: location, type: .normal)
+        response.setCookie(flash.cookie(message))
+        afterWrite(&response, lsn)
+        return response
+    }
+}

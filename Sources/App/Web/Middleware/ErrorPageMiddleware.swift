@@ -1,0 +1,61 @@
+import Hummingbird
+import Logging
+
+/// Turns every error into an HTML page with the badge, and never shows internals.
+///
+/// Client mistakes get their 4xx page; a database that cannot be reached gets a 503;
+/// anything unexpected is logged once, with details, and becomes a plain 500 page.
+struct ErrorPageMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+
+    let renderer: PageRenderer
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError {
+            return page(for: error, context: context)
+        } catch let error as any HTTPResponseError {
+            return page(for: HTTPError(error.status), context: context)
+        } catch where PostgresErrors.isUnavailable(error) {
+            context.logger.warning("Database unavailable", metadata: ["error": "\(String(reflecting: error))"])
+            let isWrite = WriteRoutingMiddleware.isWrite(request.method)
+            var response = renderer.errorPage(
+                .serviceUnavailable,
+                title: isWrite ? "Writes are unavailable" : "Database unavailable",
+                message: isWrite
+                    ? "Writes are unavailable right now: the primary database cannot be reached. Nothing was saved. Reading still works; please try again in a minute."
+                    : "The database could not be reached just now. Please try again in a few seconds.",
+                context: context
+            )
+            response.headers[.retryAfter] = "5"
+            return response
+        } catch {
+            context.logger.error(
+                "Unexpected error",
+                metadata: ["error": "\(String(reflecting: error))", "method": "\(request.method)", "path": "\(request.uri.path)"]
+            )
+            return renderer.errorPage(
+                .internalServerError,
+                title: "Something went wrong",
+                message: "The page could not be shown because of an error on our side. It has been logged.",
+                context: context
+            )
+        }
+    }
+
+    private func page(for error: HTTPError, context: Context) -> Response {
+        let (title, message): (String, String) =
+            switch error.status {
+            case .notFound: ("Not found", "There is no page here. The user may have been deleted, or the address mistyped.")
+            case .contentTooLarge: ("Too large", "The request was larger than 1 MB, which is more than this app accepts.")
+            case .badRequest: ("Bad request", "The request could not be understood. Please go back and try again.")
+            case .methodNotAllowed: ("Not allowed", "This address does not accept that kind of request.")
+            case .serviceUnavailable: ("Unavailable", error.body ?? "This is unavailable right now. Please try again shortly.")
+            default: (error.status.reasonPhrase, error.body ?? "The request could not be completed.")
+            }
+        var response = renderer.errorPage(error.status, title: title, message: message, context: context)
+        for field in error.headers { response.headers.append(field) }
+        return response
+    }
+}

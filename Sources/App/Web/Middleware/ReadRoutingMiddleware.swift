@@ -1,0 +1,80 @@
+import Hummingbird
+
+/// Chooses the database for a request's reads and keeps them consistent with the
+/// reader's own writes.
+///
+/// - No replica configured: reads use the primary.
+/// - Replica unreachable: reads use the primary (in `replay` mode outside the primary
+///   region, Fly replays the request there instead).
+/// - The request carries a read-your-writes cookie: wait, bounded, until the replica has
+///   replayed that position; if it does not in time, read from the primary (or replay).
+/// - The replica refuses a write (SQLSTATE 25006, a write hidden in a GET): replay the request
+///   in the primary region, or, where the primary is reachable directly, run it again there.
+struct ReadRoutingMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+
+    let regions: RegionInfo
+    let mode: WriteMode
+    let tracker: ReplicaTracker?
+    let readYourWrites: ReadYourWrites
+    let waitTimeout: Duration
+
+    /// Whether reads that the replica cannot serve go to Fly's replay, not a direct connection.
+    private var replaysToPrimary: Bool { mode == .replay && !regions.isPrimaryRegion }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        guard let tracker else {
+            context.readRole = .primary
+            var response = try await next(request, context)
+            // The primary has every write; the cookie has nothing left to do.
+            if readYourWrites.hasCookie(request) { clearCookie(in: &response) }
+            return response
+        }
+
+        var replicaCaughtUp = false
+        let status = await tracker.firstStatus()
+        if !status.isReachable {
+            if replaysToPrimary { return try replay(request, reason: .replicaDown) }
+            context.readRole = .primary
+        } else if !WriteRoutingMiddleware.isWrite(request.method), let lsn = readYourWrites.position(in: request) {
+            switch await tracker.waitUntilReplayed(lsn, timeout: waitTimeout) {
+            case .alreadyReplayed:
+                replicaCaughtUp = true
+            case .caughtUp(let waited):
+                context.replicationWait = waited
+                replicaCaughtUp = true
+            case .timedOut(let waited):
+                context.replicationWait = waited
+                if replaysToPrimary { return try replay(request, reason: .stale) }
+                context.readRole = .primary
+            }
+        } else if readYourWrites.hasCookie(request), readYourWrites.position(in: request) == nil {
+            // Malformed or forged: ignore it, and drop it.
+            replicaCaughtUp = true
+        }
+
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch where PostgresErrors.isReadOnlyViolation(error) && context.readRole == .replica {
+            context.logger.notice("A read-only replica refused a write; sending the request to the primary")
+            if replaysToPrimary { return try replay(request, reason: .capturedWrite) }
+            context.readRole = .primary
+            response = try await next(request, context)
+        }
+        if replicaCaughtUp { clearCookie(in: &response) }
+        return response
+    }
+
+    private func replay(_ request: Request, reason: FlyReplay.Reason) throws -> Response {
+        if FlyReplay.source(of: request) != nil { throw WriteRoutingMiddleware.replayLoop(regions) }
+        return FlyReplay.response(to: regions.primaryRegion, reason: reason)
+    }
+
+    private func clearCookie(in response: inout Response) {
+        // A write's response sets a new position; never overwrite it.
+        let setsPosition = response.headers[values: .setCookie].contains { $0.hasPrefix("\(ReadYourWrites.cookieName)=") }
+        if !setsPosition { response.setCookie(ReadYourWrites.expired) }
+    }
+}

@@ -1,0 +1,42 @@
+import Hummingbird
+
+/// Read-your-writes by replication position: after a write, a cookie holds the primary's WAL
+/// position; a later read waits (bounded) until the replica has replayed it.
+struct ReadYourWrites: Sendable {
+    static let cookieName = "wal"
+    private static let purpose = "wal-lsn"
+    /// Long enough for any sane replica to catch up; after that the cookie only costs waits.
+    static let cookieLifetime = 60
+
+    let signer: CookieSigner
+
+    /// Remembers `lsn` in the response so the writer's next reads see this write.
+    func remember(_ lsn: LSN?, in response: inout Response) {
+        guard let lsn else { return }
+        response.setCookie(
+            Cookie(
+                name: Self.cookieName,
+                value: signer.sign(lsn.description, purpose: Self.purpose),
+                maxAge: Self.cookieLifetime,
+                path: "/",
+                httpOnly: true,
+                sameSite: .lax
+            )
+        )
+    }
+
+    /// The position in the request's cookie, if this app signed it; anything else is ignored.
+    func position(in request: Request) -> LSN? {
+        guard let cookie = request.cookies[Self.cookieName],
+            let text = signer.verify(cookie.value, purpose: Self.purpose)
+        else { return nil }
+        return LSN(text)
+    }
+
+    func hasCookie(_ request: Request) -> Bool {
+        request.cookies[Self.cookieName] != nil
+    }
+
+    /// Removes the cookie once the replica has caught up.
+    static let expired = Cookie(name: cookieName, value: "", maxAge: 0, path: "/", httpOnly: true, sameSite: .lax)
+}

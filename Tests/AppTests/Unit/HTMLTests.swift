@@ -1,0 +1,35 @@
+import Testing
+
+@testable import App
+
+@Suite("HTML escaping")
+struct HTMLTests {
+    @Test("Interpolated text is escaped")
+    func escapesInterpolatedText() {
+        let name = "<script>alert('x') & \"y\"</script>"
+        let html: HTML = "<p>\(name)</p>"
+        #expect(html.rendered == "<p>&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;</p>")
+    }
+
+    @Test("Nested HTML is kept as markup, and its own values stay escaped")
+    func nestedHTMLIsNotEscapedTwice() {
+        let inner: HTML = "<b>\("a<b")</b>"
+        let outer: HTML = "<p>\(inner)</p>"
+        #expect(outer.rendered == "<p><b>a&lt;b</b></p>")
+    }
+
+    @Test("Numbers, optionals and lists render as expected")
+    func otherValues() {
+        let missing: HTML? = nil
+        let items: [HTML] = ["<li>\(1)</li>", "<li>\("&")</li>"]
+        let html: HTML = "\(42)\(missing)<ul>\(items)</ul>"
+        #expect(html.rendered == "42<ul><li>1</li><li>&amp;</li></ul>")
+    }
+
+    @Test("Attribute values cannot break out of their quotes")
+    func attributeValues() {
+        let value = "\" onmouseover=\"alert(1)"
+        let html: HTML = "<input value=\"\(value)\">"
+        #expect(!html.rendered.contains("\" onmouseover"))
+    }
+}
