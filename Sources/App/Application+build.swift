@@ -50,27 +50,30 @@ struct AppDependencies: Sendable {
         let readYourWrites = ReadYourWrites(signer: signer)
 
         let router = Router(context: AppRequestContext.self)
+        // Every response: the region header, HTML error pages, the stylesheet.
         router.add(middleware: RegionHeaderMiddleware(region: configuration.regions.region))
-        router.add(middleware: FileMiddleware(configuration.publicDirectory, urlBasePath: "/assets", logger: logger))
         router.add(middleware: ErrorPageMiddleware(renderer: renderer))
-        router.add(middleware: FlashMiddleware(flash: Flash(signer: signer)))
-        router.add(middleware: MethodOverrideMiddleware())
-        router.add(middleware: WriteRoutingMiddleware(regions: configuration.regions, mode: configuration.writeMode))
-        router.add(middleware: ReadRoutingMiddleware(
-            regions: configuration.regions,
-            mode: configuration.writeMode,
-            tracker: tracker,
-            readYourWrites: readYourWrites,
-            waitTimeout: configuration.readYourWritesTimeout
-        ))
+        router.add(middleware: FileMiddleware(configuration.publicDirectory, urlBasePath: "/assets", logger: logger))
 
         HealthController(tracker: tracker, maxReplicaLag: configuration.maxReplicaLag).addRoutes(to: router)
+
+        // The pages: flash messages, then write routing, then the choice of database for reads.
+        let pages = router.group()
+            .add(middleware: FlashMiddleware(flash: Flash(signer: signer)))
+            .add(middleware: WriteRoutingMiddleware(regions: configuration.regions, mode: configuration.writeMode))
+            .add(middleware: ReadRoutingMiddleware(
+                regions: configuration.regions,
+                mode: configuration.writeMode,
+                tracker: tracker,
+                readYourWrites: readYourWrites,
+                waitTimeout: configuration.readYourWritesTimeout
+            ))
         UsersController(
             accounts: PostgresAccounts(databases: databases, timeout: Self.databaseTimeout, logger: logger),
             renderer: renderer,
             flash: Flash(signer: signer),
             afterWrite: { response, lsn in readYourWrites.remember(lsn, in: &response) }
-        ).addRoutes(to: router)
+        ).addRoutes(to: pages)
         return router
     }
 
@@ -90,7 +93,7 @@ func buildApplication(configuration: AppConfiguration) -> some ApplicationProtoc
 func buildApplication(_ dependencies: AppDependencies, router: Router<AppRequestContext>) -> some ApplicationProtocol {
     let configuration = dependencies.configuration
     var app = Application(
-        router: router,
+        router: MethodOverrideRouter(router: router, maximumBody: WriteRoutingMiddleware.maximumReplayableBody),
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port),
             serverName: "users"

@@ -1,3 +1,4 @@
+import Logging
 import PostgresNIO
 
 /// Questions the app asks of errors thrown by PostgresNIO.
@@ -69,5 +70,23 @@ func withDatabaseTimeout<Result: Sendable>(
         }
         defer { group.cancelAll() }
         return try await group.next()!
+    }
+}
+
+extension PostgresConnection {
+    /// Runs a statement and reads its whole result.
+    ///
+    /// PostgresNIO reports an error that happens while a statement executes (a constraint,
+    /// a read-only replica) with the rows, so a statement whose result is never read can
+    /// fail silently. Use this for statements that return no rows.
+    func run(_ query: PostgresQuery, logger: Logger = Logger(label: "postgres")) async throws {
+        for try await _ in try await self.query(query, logger: logger) {}
+    }
+}
+
+extension PostgresClient {
+    /// Runs a statement and reads its whole result; see `PostgresConnection.run(_:logger:)`.
+    func run(_ query: PostgresQuery, logger: Logger = Logger(label: "postgres")) async throws {
+        for try await _ in try await self.query(query, logger: logger) {}
     }
 }

@@ -26,13 +26,13 @@ struct Migrator: Sendable {
     func migrate() async throws -> [String] {
         try await client.withConnection { connection in
             try await refuseReadOnlyServer(connection)
-            try await connection.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
+            try await connection.run("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
             do {
                 let applied = try await applyPending(connection)
-                try await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+                try await connection.run("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
                 return applied
             } catch {
-                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+                try? await connection.run("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
                 throw error
             }
         }
@@ -73,21 +73,21 @@ struct Migrator: Sendable {
     }
 
     private func apply(_ file: MigrationFile, on connection: PostgresConnection) async throws {
-        try await connection.query("BEGIN", logger: logger)
+        try await connection.run("BEGIN", logger: logger)
         var statementNumber = 0
         do {
             for statement in SQLSplitter.statements(in: file.sql) {
                 statementNumber += 1
-                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                try await connection.run(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
             // PostgresNIO's interpolation binds these values as parameters.
-            try await connection.query(
+            try await connection.run(
                 "INSERT INTO schema_migrations (version, name, checksum) VALUES (\(file.version), \(file.name), \(file.checksum))",
                 logger: logger
             )
-            try await connection.query("COMMIT", logger: logger)
+            try await connection.run("COMMIT", logger: logger)
         } catch {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
+            try? await connection.run("ROLLBACK", logger: logger)
             let message = (error as? PSQLError)?.serverInfo?[.message] ?? "\(error)"
             throw MigrationError.failed(file.name, statement: statementNumber, message: message)
         }
@@ -95,7 +95,7 @@ struct Migrator: Sendable {
 
     private func appliedChecksums(_ connection: PostgresConnection, createTable: Bool) async throws -> [Int64: String] {
         if createTable {
-            try await connection.query(
+            try await connection.run(
                 """
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version bigint PRIMARY KEY,

@@ -97,7 +97,7 @@ struct TestCluster: Sendable {
         try await withClient(.primary) { client in
             let files = try MigrationFile.load(from: Self.migrationsDirectory)
             try await Migrator(client: client, files: files, logger: Logger(label: "test")).migrate()
-            try await client.query("TRUNCATE users RESTART IDENTITY")
+            try await client.run("TRUNCATE users RESTART IDENTITY")
         }
         try await waitForReplicaToCatchUp()
     }
@@ -125,9 +125,9 @@ struct TestCluster: Sendable {
     func setReplayPaused(_ paused: Bool) async throws {
         try await withClient(.replica) { client in
             if paused {
-                try await client.query("SELECT pg_wal_replay_pause()")
+                try await client.run("SELECT pg_wal_replay_pause()")
             } else {
-                try await client.query("SELECT pg_wal_replay_resume()")
+                try await client.run("SELECT pg_wal_replay_resume()")
             }
         }
     }

@@ -1,4 +1,5 @@
 import Crypto
+import Hummingbird
 import Testing
 
 @testable import App
@@ -33,9 +34,9 @@ struct CookieAndLSNTests {
 
     @Test("_method overrides only to PUT, PATCH and DELETE")
     func methodOverride() {
-        #expect(MethodOverrideMiddleware<AppRequestContext>.overriddenMethod(in: "name=a&_method=delete") == .delete)
-        #expect(MethodOverrideMiddleware<AppRequestContext>.overriddenMethod(in: "_method=PATCH") == .patch)
-        #expect(MethodOverrideMiddleware<AppRequestContext>.overriddenMethod(in: "_method=GET") == nil)
-        #expect(MethodOverrideMiddleware<AppRequestContext>.overriddenMethod(in: "name=x") == nil)
+        #expect(MethodOverrideResponder<Router<AppRequestContext>.Responder>.overriddenMethod(in: "name=a&_method=delete") == .delete)
+        #expect(MethodOverrideResponder<Router<AppRequestContext>.Responder>.overriddenMethod(in: "_method=PATCH") == .patch)
+        #expect(MethodOverrideResponder<Router<AppRequestContext>.Responder>.overriddenMethod(in: "_method=GET") == nil)
+        #expect(MethodOverrideResponder<Router<AppRequestContext>.Responder>.overriddenMethod(in: "name=x") == nil)
     }
 }

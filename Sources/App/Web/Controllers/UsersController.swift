@@ -12,7 +12,7 @@ struct UsersController<Store: Accounts>: Sendable {
     /// read-your-writes can remember it.
     let afterWrite: @Sendable (inout Response, LSN?) -> Void
 
-    func addRoutes(to router: Router<Context>) {
+    func addRoutes(to router: RouterGroup<Context>) {
         router.get("/") { _, _ in Response.redirect(to: "/users", type: .found) }
         let users = router.group("users")
         users.get(use: index)
