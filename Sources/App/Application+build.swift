@@ -44,7 +44,9 @@ struct AppDependencies: Sendable {
     }
 
     /// The router with every route and middleware, in the order a request passes them.
-    func buildRouter() -> Router<AppRequestContext> {
+    ///
+    /// `addPages` can add routes that get the same middleware as the users pages (tests use it).
+    func buildRouter(addPages: (RouterGroup<AppRequestContext>) -> Void = { _ in }) -> Router<AppRequestContext> {
         let renderer = PageRenderer(regions: configuration.regions, tracker: tracker)
         let signer = CookieSigner(key: configuration.cookieKey)
         let readYourWrites = ReadYourWrites(signer: signer)
@@ -74,6 +76,7 @@ struct AppDependencies: Sendable {
             flash: Flash(signer: signer),
             afterWrite: { response, lsn in readYourWrites.remember(lsn, in: &response) }
         ).addRoutes(to: pages)
+        addPages(pages)
         return router
     }
 

@@ -151,7 +151,8 @@ final class ReplicaTracker: Service, Sendable {
     private func sleep(for interval: Duration, orUntilWoken wakeUps: inout AsyncStream<Void>.Iterator) async -> Bool {
         // A timer task feeds the same stream, so whichever comes first ends the sleep.
         let timer = Task { [wake] in
-            try? await Task.sleep(for: interval)
+            // A cancelled timer must not wake the next sleep.
+            guard (try? await Task.sleep(for: interval)) != nil else { return }
             wake.yield()
         }
         defer { timer.cancel() }

@@ -13,15 +13,14 @@ extension TestCluster {
         writeMode: WriteMode = .direct,
         useReplica: Bool = true,
         extra: [String: String] = [:],
-        addRoutes: @Sendable (Router<AppRequestContext>, AppDependencies) -> Void = { _, _ in },
+        addPages: @Sendable (RouterGroup<AppRequestContext>, AppDependencies) -> Void = { _, _ in },
         _ test: @Sendable (any TestClientProtocol, AppDependencies) async throws -> Value
     ) async throws -> Value {
         let configuration = try configuration(
             region: region, primaryRegion: primaryRegion, writeMode: writeMode, useReplica: useReplica, extra: extra
         )
         let dependencies = AppDependencies(configuration: configuration)
-        let router = dependencies.buildRouter()
-        addRoutes(router, dependencies)
+        let router = dependencies.buildRouter { addPages($0, dependencies) }
         let app = buildApplication(dependencies, router: router)
         return try await app.test(.router) { client in
             if let tracker = dependencies.tracker { _ = await tracker.firstStatus() }

@@ -1,5 +1,10 @@
 import Configuration
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Hummingbird
 import HummingbirdTesting
 import Logging
@@ -138,15 +143,32 @@ struct TestCluster: Sendable {
         var arguments = [action, "-D", data, "-w", "-t", "60"]
         if action == "stop" { arguments += ["-m", "fast"] }
         if action == "start" { arguments += ["-l", "\(logDirectory)/\(role.rawValue).log"] }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: pgCtl)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestFailure("pg_ctl \(action) \(role.rawValue) exited with \(process.terminationStatus)")
+        let status = try Self.spawnAndWait(pgCtl, arguments)
+        guard status == 0 else {
+            throw TestFailure("pg_ctl \(action) \(role.rawValue) exited with \(status)")
         }
+    }
+
+    /// Runs a program with its output discarded and returns its exit status.
+    ///
+    /// Foundation's `Process.waitUntilExit` can miss the exit of a child whose own child
+    /// (the daemonised postgres) lives on, so this uses posix_spawn and waitpid.
+    private static func spawnAndWait(_ path: String, _ arguments: [String]) throws -> Int32 {
+        var fileActions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&fileActions)
+        defer { posix_spawn_file_actions_destroy(&fileActions) }
+        posix_spawn_file_actions_addopen(&fileActions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&fileActions, 2, "/dev/null", O_WRONLY, 0)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, path, &fileActions, nil, argv, environ)
+        guard spawned == 0 else { throw TestFailure("could not start \(path): error \(spawned)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 {
+            guard errno == EINTR else { throw TestFailure("waitpid failed: \(errno)") }
+        }
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
     static var migrationsDirectory: String {
