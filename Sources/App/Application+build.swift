@@ -54,6 +54,8 @@ struct AppDependencies: Sendable {
         let router = Router(context: AppRequestContext.self)
         // Every response: the region header, HTML error pages, the stylesheet.
         router.add(middleware: RegionHeaderMiddleware(region: configuration.regions.region))
+        router.add(middleware: RequestLogMiddleware())
+        router.add(middleware: FlyRequestMiddleware())
         router.add(middleware: ErrorPageMiddleware(renderer: renderer))
         router.add(middleware: FileMiddleware(configuration.publicDirectory, urlBasePath: "/assets", logger: logger))
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The facts the badge shows: where this request ran and which database answered.
 struct RegionBadge: Sendable, Equatable {
     let regions: RegionInfo
@@ -9,6 +11,16 @@ struct RegionBadge: Sendable, Equatable {
     let replicationWait: Duration?
     /// Where a replayed request came from.
     let replayedFrom: String?
+    /// The proxy edge that received the request.
+    let edgeRegion: String?
+    /// Links to browse from another region; only behind the local edge.
+    let picker: Picker?
+
+    /// The local edge's region switcher: links that set its region cookie and come back.
+    struct Picker: Sendable, Equatable {
+        let regions: [String]
+        let returnPath: String
+    }
 
     var html: HTML {
         let place: HTML = regions.isPrimaryRegion
@@ -22,7 +34,8 @@ struct RegionBadge: Sendable, Equatable {
             data-db="\(database.rawValue)" data-in-primary-region="\(regions.isPrimaryRegion)"\
             \(replicaLag.map { " data-replica-lag=\"\($0)\"" as HTML })\
             \(waitText.map { " data-replication-wait-ms=\"\($0)\"" as HTML })\
-            \(replayedFrom.map { " data-replayed-from=\"\($0)\"" as HTML })>
+            \(replayedFrom.map { " data-replayed-from=\"\($0)\"" as HTML })\
+            \(edgeRegion.map { " data-edge-region=\"\($0)\"" as HTML })>
               <div class="badge-row">
                 <span class="badge-label">Region</span>
                 <strong class="badge-region">\(regions.region)</strong>
@@ -36,8 +49,28 @@ struct RegionBadge: Sendable, Equatable {
               \(waitText.map { "<div class=\"badge-row\"><span class=\"badge-label\">Waited</span><span>\($0) ms for replication</span></div>" as HTML })
               \(replayedFrom.map { "<div class=\"badge-row\"><span class=\"badge-label\">Replayed</span><span>from \($0)</span></div>" as HTML })
               \(regions.machineID.map { "<div class=\"badge-row\"><span class=\"badge-label\">Machine</span><code>\($0)</code></div>" as HTML })
+              \(picker.map(pickerHTML))
             </aside>
             """
+    }
+
+    private func pickerHTML(_ picker: Picker) -> HTML {
+        let links = picker.regions.map { name -> HTML in
+            name == regions.region
+                ? "<strong aria-current=\"true\">\(name)</strong>"
+                : "<a href=\"/_edge/region?to=\(name)&amp;back=\(Self.queryEscaped(picker.returnPath))\">\(name)</a>"
+        }
+        return """
+            <nav class="badge-row badge-picker" aria-label="Browse from another region">
+              <span class="badge-label">Browse from</span>\(HTML.joined(links, separator: " "))
+            </nav>
+            """
+    }
+
+    private static func queryEscaped(_ text: String) -> String {
+        var allowed = CharacterSet.urlQueryAllowed
+        allowed.remove(charactersIn: "&=+#?")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? "/users"
     }
 
     private static func milliseconds(_ duration: Duration) -> String {

@@ -15,6 +15,12 @@ struct AppRequestContext: RequestContext {
     var replicationWait: Duration?
     /// The region a replayed request came from (from `fly-replay-src`).
     var replayedFrom: String?
+    /// The region of the proxy edge that received the request (`Fly-Region` on the request).
+    var edgeRegion: String?
+    /// Regions the local edge's picker can switch to; empty on Fly.
+    var pickerRegions: [String] = []
+    /// The request's path, for links that come back to this page.
+    var path = "/users"
 
     init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

@@ -22,7 +22,9 @@ struct PageRenderer: Sendable {
             database: database,
             replicaLag: tracker == nil ? nil : status?.lagDescription ?? "unknown",
             replicationWait: context.replicationWait,
-            replayedFrom: context.replayedFrom
+            replayedFrom: context.replayedFrom,
+            edgeRegion: context.edgeRegion,
+            picker: context.pickerRegions.isEmpty ? nil : RegionBadge.Picker(regions: context.pickerRegions, returnPath: context.path)
         )
     }
 

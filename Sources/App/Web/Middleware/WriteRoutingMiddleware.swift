@@ -16,10 +16,7 @@ struct WriteRoutingMiddleware: RouterMiddleware {
     static let maximumReplayableBody = 1_048_576
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var context = context
         let source = FlyReplay.source(of: request)
-        context.replayedFrom = source.map { $0["region"] ?? "another region" }
-
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > Self.maximumReplayableBody {
             throw HTTPError(.contentTooLarge)
         }

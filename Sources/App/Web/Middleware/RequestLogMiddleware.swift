@@ -1,0 +1,18 @@
+import Hummingbird
+import Logging
+
+/// Logs one line per request: method, path, status, time, and where the reads went.
+struct RequestLogMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        let response = try await next(request, context)
+        let elapsed = ContinuousClock.now - started
+        let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        var metadata: Logger.Metadata = ["status": "\(response.status.code)", "ms": "\(Int(ms.rounded()))"]
+        if let replay = response.headers[FlyReplay.replayHeader] { metadata["fly-replay"] = "\(replay)" }
+        context.logger.info("\(request.method) \(request.uri.path)", metadata: metadata)
+        return response
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Hummingbird
+import LocalEdge
+import Logging
+import ServiceLifecycle
+
+/// `Edge`: a local stand-in for Fly's proxy, in front of one app instance per region.
+@main
+struct EdgeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "Edge",
+        abstract: "Route requests to app instances by region and follow fly-replay, like Fly's proxy, on one machine."
+    )
+
+    @Option(name: .long, help: "The port to listen on (loopback only).")
+    var port = 8080
+
+    @Option(name: .customLong("region"), help: "NAME=http://127.0.0.1:PORT of one region's app instance; the first is the primary region.")
+    var regions: [String] = []
+
+    @Option(name: .long, help: "Simulated round trip between regions: 80ms, or nrt-ord=150ms,nrt-ams=230ms,ord-ams=90ms.")
+    var rtt: String?
+
+    @Option(name: .customLong("link"), help: "A delayed TCP link, LISTEN_PORT:TARGET_HOST:TARGET_PORT:RTT (an app reaching another region's database).")
+    var links: [String] = []
+
+    func run() async throws {
+        var logger = Logger(label: "edge")
+        logger.logLevel = .info
+        let regionMap: RegionMap
+        let distances: RegionDistances
+        let proxies: [TCPDelayProxy]
+        do {
+            regionMap = try RegionMap(parsing: regions)
+            distances = try rtt.map { try RegionDistances(parsing: $0) } ?? .none
+            proxies = try links.map { try TCPDelayProxy(parsing: $0, logger: logger) }
+        } catch {
+            throw ValidationError("\(error)")
+        }
+
+        var clientConfiguration = HTTPClient.Configuration(redirectConfiguration: .disallow)
+        clientConfiguration.decompression = .disabled
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        var app = Application(
+            responder: EdgeResponder(regions: regionMap, distances: distances, client: client, logger: logger),
+            configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "local-edge"),
+            logger: logger
+        )
+        app.addServices(proxies)
+        do {
+            try await app.runService()
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+}

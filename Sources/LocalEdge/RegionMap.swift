@@ -1,0 +1,68 @@
+/// The regions the local edge knows: each region's app instance, the primary first.
+public struct RegionMap: Sendable, Equatable {
+    /// One region and the base URL of its app instance, like `http://127.0.0.1:8082`.
+    public struct Region: Sendable, Equatable {
+        public let name: String
+        public let instanceURL: String
+
+        public init(name: String, instanceURL: String) {
+            self.name = name
+            self.instanceURL = instanceURL
+        }
+    }
+
+    public let regions: [Region]
+
+    /// The first region: where the primary database runs, and the default destination.
+    public var primary: Region { regions[0] }
+
+    public var names: [String] { regions.map(\.name) }
+
+    public init(_ regions: [Region]) throws(EdgeConfigurationError) {
+        guard !regions.isEmpty else { throw .noRegions }
+        var seen = Set<String>()
+        for region in regions where !seen.insert(region.name).inserted {
+            throw .duplicateRegion(region.name)
+        }
+        self.regions = regions
+    }
+
+    /// Parses `name=url` pairs, as given on the command line.
+    public init(parsing pairs: [String]) throws(EdgeConfigurationError) {
+        var regions: [Region] = []
+        for pair in pairs {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, !parts[0].isEmpty, parts[1].hasPrefix("http://") else { throw .badRegion(pair) }
+            regions.append(Region(name: String(parts[0]), instanceURL: String(parts[1].hasSuffix("/") ? parts[1].dropLast() : parts[1])))
+        }
+        try self.init(regions)
+    }
+
+    /// The region called `name`, if the edge knows it.
+    public func region(named name: String?) -> Region? {
+        guard let name else { return nil }
+        let wanted = name.trimmingCharacters(in: .whitespaces).lowercased()
+        return regions.first { $0.name == wanted }
+    }
+}
+
+/// A mistake in the edge's command line.
+public enum EdgeConfigurationError: Error, Equatable, CustomStringConvertible {
+    case noRegions
+    case duplicateRegion(String)
+    case badRegion(String)
+    case badDuration(String)
+    case badLink(String)
+
+    public var description: String {
+        switch self {
+        case .noRegions: "give at least one --region NAME=http://HOST:PORT (the first is the primary region)"
+        case .duplicateRegion(let name): "region \(name) is given twice"
+        case .badRegion(let text): "'\(text)' is not NAME=http://HOST:PORT"
+        case .badDuration(let text): "'\(text)' is not a duration like 80ms or 0.08s"
+        case .badLink(let text): "'\(text)' is not LISTEN_PORT:TARGET_HOST:TARGET_PORT:RTT, like 6442:127.0.0.1:5441:80ms"
+        }
+    }
+}
+
+import Foundation
