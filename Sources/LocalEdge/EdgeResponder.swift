@@ -70,12 +70,12 @@ public struct EdgeResponder: HTTPResponder {
                 await travel(from: target.name, to: destination.name)
                 response = try await send(request, headers: headers, body: body, to: destination)
                 served = destination
-                replayNote = " replayed(\(replay.state.isEmpty ? "-" : replay.state)) \(target.name)→\(destination.name)"
+                replayNote = " → replayed (\(replay.state.isEmpty ? "no state" : replay.state)) → \(destination.name)"
             }
-            log(request, edge: edgeRegion, served: served, note: replayNote, status: Int(response.status.code), started: started)
+            log(request, edge: edgeRegion, first: target, note: replayNote, status: Int(response.status.code), started: started)
             return Self.response(from: response)
         } catch {
-            log(request, edge: edgeRegion, served: served, note: replayNote + " unreachable", status: 502, started: started)
+            log(request, edge: edgeRegion, first: target, note: replayNote + " (\(served.name) unreachable)", status: 502, started: started)
             return Self.plain(.badGateway, "The app instance in \(served.name) is not answering. Is scripts/dev still running it?\n")
         }
     }
@@ -109,10 +109,11 @@ public struct EdgeResponder: HTTPResponder {
         if delay > .zero { try? await Task.sleep(for: delay) }
     }
 
-    private func log(_ request: Request, edge: RegionMap.Region, served: RegionMap.Region, note: String, status: Int, started: ContinuousClock.Instant) {
+    /// One line per request: `[edge nrt] POST /users → ord → replayed (write) → nrt 303 193.4ms`.
+    private func log(_ request: Request, edge: RegionMap.Region, first: RegionMap.Region, note: String, status: Int, started: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - started
         let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        logger.info("\(edge.name)→\(served.name)\(note) \(request.method) \(request.uri.path) \(status) \(String(format: "%.1f", ms))ms")
+        logger.info("[edge \(edge.name)] \(request.method) \(request.uri.path) → \(first.name)\(note) \(status) \(String(format: "%.1f", ms))ms")
     }
 
     /// Headers that belong to one connection, not to the request, are not forwarded.

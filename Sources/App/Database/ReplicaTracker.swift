@@ -118,15 +118,27 @@ final class ReplicaTracker: Service, Sendable {
         resumeWaiters { _ in true }
     }
 
-    /// Polls the replica (and the primary, for the lag) once and wakes whoever can go on.
+    /// Polls the replica once and wakes whoever can go on, then asks the primary how far
+    /// ahead it is, for the lag (that may cross an ocean, so nobody waits for it).
     func poll() async {
-        let status = await fetchStatus()
-        if status.isReachable != self.status?.isReachable || status.isInRecovery != self.status?.isInRecovery {
+        var status = await fetchReplicaStatus()
+        let previous = self.status
+        if status.isReachable != previous?.isReachable || status.isInRecovery != previous?.isInRecovery {
             logger.info(
                 "Replica status changed",
                 metadata: ["reachable": "\(status.isReachable)", "in_recovery": "\(status.isInRecovery)"]
             )
         }
+        // Until the primary answers, keep the last known primary position for the lag.
+        status.primaryLSN = previous?.primaryLSN
+        publish(status)
+        guard status.isReachable, status.isInRecovery, let primaryLSN = await fetchPrimaryLSN() else { return }
+        status.primaryLSN = primaryLSN
+        if status.lagBytes == 0 { status.lagSeconds = 0 }
+        publish(status)
+    }
+
+    private func publish(_ status: ReplicaStatus) {
         state.withLock { $0.status = status }
         let now = ContinuousClock().now
         resumeWaiters { waiter in status.hasReplayed(waiter.lsn) || waiter.deadline <= now }
@@ -159,9 +171,8 @@ final class ReplicaTracker: Service, Sendable {
         return await wakeUps.next() != nil
     }
 
-    private func fetchStatus() async -> ReplicaStatus {
+    private func fetchReplicaStatus() async -> ReplicaStatus {
         let replica = self.replica
-        let primary = self.primary
         let logger = self.logger
         var status = ReplicaStatus(isReachable: false, isInRecovery: false)
         do {
@@ -183,17 +194,17 @@ final class ReplicaTracker: Service, Sendable {
             status.lagSeconds = row.2
         } catch {
             logger.debug("Replica poll failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
-            return status
         }
-        guard status.isInRecovery else { return status }
-        if let primaryLSN = try? await withDatabaseTimeout(queryTimeout, {
+        return status
+    }
+
+    private func fetchPrimaryLSN() async -> LSN? {
+        let primary = self.primary
+        let logger = self.logger
+        return try? await withDatabaseTimeout(queryTimeout) {
             let rows = try await primary.query("SELECT pg_current_wal_lsn()::text", logger: logger)
             for try await text in rows.decode(String.self) { return LSN(text) }
             return nil
-        }) {
-            status.primaryLSN = primaryLSN
         }
-        if status.lagBytes == 0 { status.lagSeconds = 0 }
-        return status
     }
 }
