@@ -20,9 +20,12 @@ COPY Tests ./Tests
 # locally and checks with ldd that no Swift library is left to load at run time.
 # swift-backtrace-static is the toolchain's crash reporter: with SWIFT_BACKTRACE (below) a
 # crash prints a symbolicated backtrace to the machine's logs (`fly logs`).
+# strip --strip-debug drops the DWARF line tables (about a third of the size); the symbols stay,
+# so backtraces keep function names.
 RUN swift build -c release --static-swift-stdlib --product App \
     && mkdir -p /staging \
     && cp "$(swift build -c release --static-swift-stdlib --product App --show-bin-path)/App" /staging/App \
+    && strip --strip-debug /staging/App \
     && cp /usr/libexec/swift/linux/swift-backtrace-static /staging/swift-backtrace-static
 
 # ---- Runtime stage: plain Ubuntu of the same release (same glibc as the build) -----------------

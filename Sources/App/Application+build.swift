@@ -61,9 +61,11 @@ struct AppDependencies: Sendable {
 
         HealthController(tracker: tracker, maxReplicaLag: configuration.maxReplicaLag).addRoutes(to: router)
 
-        // The pages: flash messages, then write routing, then the choice of database for reads.
+        // The pages: flash messages, cross-site form check, write routing, then the choice of
+        // database for reads.
         let pages = router.group()
             .add(middleware: FlashMiddleware(flash: Flash(signer: signer)))
+            .add(middleware: CrossSiteWriteMiddleware())
             .add(middleware: WriteRoutingMiddleware(regions: configuration.regions, mode: configuration.writeMode))
             .add(middleware: ReadRoutingMiddleware(
                 regions: configuration.regions,

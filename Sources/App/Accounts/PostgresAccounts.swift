@@ -96,14 +96,30 @@ struct PostgresAccounts: Accounts {
     private func write(_ query: PostgresQuery) async throws -> Written<User?> {
         let primary = databases.primary
         let logger = self.logger
-        return try await withDatabaseTimeout(timeout) {
-            try await primary.withConnection { connection in
-                let user = try await Self.users(from: connection.query(query, logger: logger)).first
-                var lsn: LSN?
-                let rows = try await connection.query("SELECT pg_current_wal_lsn()::text", logger: logger)
-                for try await text in rows.decode(String.self) { lsn = LSN(text) }
-                return Written(value: user, lsn: lsn)
+        do {
+            return try await withDatabaseTimeout(timeout) {
+                try await primary.withConnection { connection in
+                    let user = try await Self.users(from: connection.query(query, logger: logger)).first
+                    var lsn: LSN?
+                    let rows = try await connection.query("SELECT pg_current_wal_lsn()::text", logger: logger)
+                    for try await text in rows.decode(String.self) { lsn = LSN(text) }
+                    return Written(value: user, lsn: lsn)
+                }
             }
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == PostgresErrors.checkViolation {
+            // The table repeats the validation rules; should they ever disagree, the person
+            // still gets a message on the field rather than an error page.
+            throw Self.validationErrors(constraint: error.serverInfo?[.constraintName])
+        }
+    }
+
+    /// The message for a CHECK constraint of the users table that refused a value.
+    static func validationErrors(constraint: String?) -> ValidationErrors {
+        switch constraint {
+        case .some(let name) where name.hasPrefix("users_age"):
+            ValidationErrors(messages: ["age": "must be between \(UserParams.ages.lowerBound) and \(UserParams.ages.upperBound)"])
+        default:
+            ValidationErrors(messages: ["name": "is not valid"])
         }
     }
 

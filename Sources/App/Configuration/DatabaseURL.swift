@@ -136,10 +136,16 @@ struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
     /// Fly's name for this region's nearest member of the Postgres app that `host` belongs to,
     /// on port 5433 (the member itself, not the primary behind port 5432).
     ///
-    /// `<pg-app>` is the first label of the primary's host, as in `my-db.flycast` or
-    /// `my-db.internal`.
+    /// `<pg-app>` is the label before `.flycast` or `.internal` (`my-db.flycast`,
+    /// `top1.nearest.of.my-db.internal`, `nrt.my-db.internal`), else the host's first label.
     func flyNearestReplica() -> DatabaseURL {
-        let appName = host.split(separator: ".", maxSplits: 1).first.map(String.init) ?? host
+        let labels = host.split(separator: ".").map(String.init)
+        let appName: String
+        if labels.count >= 2, ["flycast", "internal"].contains(labels[labels.count - 1]) {
+            appName = labels[labels.count - 2]
+        } else {
+            appName = labels.first ?? host
+        }
         return replacingHost("top1.nearest.of.\(appName).internal", port: 5433)
     }
 

@@ -5,6 +5,8 @@ import PostgresNIO
 enum PostgresErrors {
     /// SQLSTATE 25006, what a replica answers to a write.
     static let readOnlySQLTransaction = "25006"
+    /// SQLSTATE 23514, a CHECK constraint refused a value.
+    static let checkViolation = "23514"
 
     /// The SQLSTATE of a server error, looking inside the wrappers PostgresNIO adds
     /// (a transaction error wraps the error of the statement that failed).

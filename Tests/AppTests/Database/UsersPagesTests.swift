@@ -128,7 +128,27 @@ extension DatabaseTests {
             }
         }
 
-        @Test("List pages are stable: every user appears exactly once across the pages")
+        @Test("A form posted from another site is refused with 403 and nothing is written")
+    func crossSiteForm() async throws {
+        try await cluster.withApp { client, _ in
+            var headers = formHeaders()
+            headers[HTTPField.Name("sec-fetch-site")!] = "cross-site"
+            let response = try await client.execute(uri: "/users", method: .post, headers: headers, body: formBody([("name", "Mallory"), ("age", "30")]))
+            #expect(response.status == .forbidden)
+            #expect(response.text.contains("sent from another site"))
+            headers[HTTPField.Name("sec-fetch-site")!] = "same-origin"
+            let allowed = try await client.execute(uri: "/users", method: .post, headers: headers, body: formBody([("name", "Alice"), ("age", "30")]))
+            #expect(allowed.status == .seeOther)
+        }
+    }
+
+    @Test("A CHECK constraint the form rules missed becomes a field message, not an error page")
+    func constraintViolation() {
+        #expect(PostgresAccounts.validationErrors(constraint: "users_age_range")["age"] == "must be between 0 and 150")
+        #expect(PostgresAccounts.validationErrors(constraint: "users_name_length")["name"] == "is not valid")
+    }
+
+    @Test("List pages are stable: every user appears exactly once across the pages")
         func stablePages() async throws {
             try await cluster.withClient(.primary) { primary in
                 try await primary.run("INSERT INTO users (name, age) SELECT 'user ' || n, n % 100 FROM generate_series(1, 45) AS n")

@@ -50,6 +50,7 @@ struct ErrorPageMiddleware: RouterMiddleware {
             case .notFound: ("Not found", "There is no page here. The user may have been deleted, or the address mistyped.")
             case .contentTooLarge: ("Too large", "The request was larger than 1 MB, which is more than this app accepts.")
             case .badRequest: ("Bad request", "The request could not be understood. Please go back and try again.")
+            case .forbidden: ("Not accepted", error.body ?? "This request was not accepted.")
             case .methodNotAllowed: ("Not allowed", "This address does not accept that kind of request.")
             case .serviceUnavailable: ("Unavailable", error.body ?? "This is unavailable right now. Please try again shortly.")
             default: (error.status.reasonPhrase, error.body ?? "The request could not be completed.")
