@@ -20,6 +20,9 @@ struct AppDependencies: Sendable {
     /// Upper bound for one database call, lease included; keeps requests from hanging when a
     /// database stops answering.
     static let databaseTimeout: Duration = .seconds(4)
+    /// Connections kept open to the database that serves reads, and to a remote primary.
+    static let readPoolSize = 10
+    static let writePoolSize = 4
 
     init(configuration: AppConfiguration) {
         var logger = Logger(label: "users")
@@ -29,13 +32,20 @@ struct AppDependencies: Sendable {
         self.configuration = configuration
 
         let connectTimeout: Duration = .seconds(3)
+        let replicaURL = configuration.replicaURL
+        // The client that serves the reads gets the larger pool; in a replica region the
+        // primary only takes writes and read-your-writes fallbacks.
         let primary = PostgresClient(
-            configuration: configuration.primaryURL.clientConfiguration(connectTimeout: connectTimeout, maximumConnections: 20),
+            configuration: configuration.primaryURL.clientConfiguration(
+                connectTimeout: connectTimeout,
+                maximumConnections: replicaURL == nil ? Self.readPoolSize : Self.writePoolSize,
+                fixedPoolSize: true
+            ),
             backgroundLogger: logger
         )
-        let replica = configuration.replicaURL.map {
+        let replica = replicaURL.map {
             PostgresClient(
-                configuration: $0.clientConfiguration(connectTimeout: connectTimeout, maximumConnections: 20),
+                configuration: $0.clientConfiguration(connectTimeout: connectTimeout, maximumConnections: Self.readPoolSize, fixedPoolSize: true),
                 backgroundLogger: logger
             )
         }

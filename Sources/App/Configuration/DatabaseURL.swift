@@ -150,7 +150,17 @@ struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// A PostgresNIO client configuration for this URL.
-    func clientConfiguration(connectTimeout: Duration, maximumConnections: Int) -> PostgresClient.Configuration {
+    ///
+    /// `fixedPoolSize` keeps every connection open (minimum = maximum). Each idle-timeout and
+    /// keep-alive timer of PostgresNIO's pool is a `Task.sleep` that, on Linux, holds its memory
+    /// until its deadline even when cancelled; a pool that grows and shrinks restarts them on
+    /// every query, and under load that held hundreds of megabytes. A fixed pool has no idle
+    /// timers, and a short keep-alive bounds the rest.
+    func clientConfiguration(
+        connectTimeout: Duration,
+        maximumConnections: Int,
+        fixedPoolSize: Bool = false
+    ) -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS
         switch sslMode {
         case .disable:
@@ -175,6 +185,10 @@ struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
         )
         configuration.options.connectTimeout = connectTimeout
         configuration.options.maximumConnections = maximumConnections
+        if fixedPoolSize {
+            configuration.options.minimumConnections = maximumConnections
+            configuration.options.keepAliveBehavior = .init(frequency: .seconds(10))
+        }
         return configuration
     }
 }

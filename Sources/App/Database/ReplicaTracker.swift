@@ -28,6 +28,8 @@ final class ReplicaTracker: Service, Sendable {
 
     private struct State {
         var status: ReplicaStatus?
+        /// The primary's WAL position, polled on its own schedule (it may be far away).
+        var primaryLSN: LSN?
         var waiters: [Int: Waiter] = [:]
         var nextWaiterID = 0
     }
@@ -36,9 +38,11 @@ final class ReplicaTracker: Service, Sendable {
     private let primary: PostgresClient
     private let idleInterval: Duration
     private let busyInterval: Duration
+    private let primaryInterval: Duration
     private let queryTimeout: Duration
     private let logger: Logger
     private let state = Mutex(State())
+    private let shutDown = ShutdownSignal()
     private let wakeUps: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
 
@@ -47,6 +51,7 @@ final class ReplicaTracker: Service, Sendable {
         primary: PostgresClient,
         idleInterval: Duration = .milliseconds(500),
         busyInterval: Duration = .milliseconds(5),
+        primaryInterval: Duration = .seconds(1),
         queryTimeout: Duration = .seconds(2),
         logger: Logger
     ) {
@@ -54,6 +59,7 @@ final class ReplicaTracker: Service, Sendable {
         self.primary = primary
         self.idleInterval = idleInterval
         self.busyInterval = busyInterval
+        self.primaryInterval = primaryInterval
         self.queryTimeout = queryTimeout
         self.logger = logger
         (self.wakeUps, self.wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -105,21 +111,40 @@ final class ReplicaTracker: Service, Sendable {
 
     func run() async throws {
         await withGracefulShutdownHandler {
-            var wakeUps = self.wakeUps.makeAsyncIterator()
-            while !Task.isCancelled {
-                await poll()
-                let interval = state.withLock { $0.waiters.isEmpty } ? idleInterval : busyInterval
-                guard await sleep(for: interval, orUntilWoken: &wakeUps) else { break }
+            await withDiscardingTaskGroup { group in
+                // The replica, next door: fast, and what waiting requests need.
+                group.addTask {
+                    var wakeUps = self.wakeUps.makeAsyncIterator()
+                    while !Task.isCancelled {
+                        await self.poll()
+                        let interval = self.state.withLock { $0.waiters.isEmpty } ? self.idleInterval : self.busyInterval
+                        guard await self.sleep(for: interval, orUntilWoken: &wakeUps) else { break }
+                    }
+                }
+                // The primary, perhaps an ocean away: only for the lag, so it never holds up a waiter.
+                group.addTask {
+                    while !Task.isCancelled {
+                        await self.pollPrimary()
+                        guard (try? await Task.sleep(for: self.primaryInterval)) != nil else { break }
+                    }
+                }
+                // Until shutdown (or cancellation), then stop both loops.
+                await withTaskCancellationHandler {
+                    await self.shutDown.wait()
+                } onCancel: {
+                    self.shutDown.signal()
+                }
+                group.cancelAll()
             }
         } onGracefulShutdown: {
             self.wake.finish()
+            self.shutDown.signal()
         }
         // Nobody is left to wake the waiters; let them fall back rather than hang.
         resumeWaiters { _ in true }
     }
 
-    /// Polls the replica once and wakes whoever can go on, then asks the primary how far
-    /// ahead it is, for the lag (that may cross an ocean, so nobody waits for it).
+    /// Polls the replica once and wakes whoever can go on.
     func poll() async {
         var status = await fetchReplicaStatus()
         let previous = self.status
@@ -129,13 +154,19 @@ final class ReplicaTracker: Service, Sendable {
                 metadata: ["reachable": "\(status.isReachable)", "in_recovery": "\(status.isInRecovery)"]
             )
         }
-        // Until the primary answers, keep the last known primary position for the lag.
-        status.primaryLSN = previous?.primaryLSN
-        publish(status)
-        guard status.isReachable, status.isInRecovery, let primaryLSN = await fetchPrimaryLSN() else { return }
-        status.primaryLSN = primaryLSN
+        status.primaryLSN = state.withLock { $0.primaryLSN }
         if status.lagBytes == 0 { status.lagSeconds = 0 }
         publish(status)
+    }
+
+    /// Asks the primary for its WAL position, for the lag shown in the badge and `/readyz`.
+    func pollPrimary() async {
+        guard let lsn = await fetchPrimaryLSN() else { return }
+        state.withLock { state in
+            state.primaryLSN = lsn
+            state.status?.primaryLSN = lsn
+            if state.status?.lagBytes == 0 { state.status?.lagSeconds = 0 }
+        }
     }
 
     private func publish(_ status: ReplicaStatus) {
@@ -205,6 +236,30 @@ final class ReplicaTracker: Service, Sendable {
             let rows = try await primary.query("SELECT pg_current_wal_lsn()::text", logger: logger)
             for try await text in rows.decode(String.self) { return LSN(text) }
             return nil
+        }
+    }
+}
+
+/// A one-shot signal: `wait()` returns once `signal()` has been called.
+private final class ShutdownSignal: Sendable {
+    private let state = Mutex<(signalled: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func signal() {
+        let waiters = state.withLock { state in
+            state.signalled = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let signalled = state.withLock { state in
+                if !state.signalled { state.waiters.append(continuation) }
+                return state.signalled
+            }
+            if signalled { continuation.resume() }
         }
     }
 }

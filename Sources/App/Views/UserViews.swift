@@ -107,10 +107,10 @@ enum UserViews {
     }
 
     private static func timestamp(_ date: Date) -> String {
-        date.formatted(.iso8601)
+        Timestamp.iso8601(date)
     }
 
     private static func readable(_ date: Date) -> String {
-        date.formatted(.dateTime.year().month(.abbreviated).day().hour().minute().second().timeZone()) 
+        Timestamp.readable(date)
     }
 }

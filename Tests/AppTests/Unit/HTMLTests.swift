@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import App
@@ -31,5 +32,17 @@ struct HTMLTests {
         let value = "\" onmouseover=\"alert(1)"
         let html: HTML = "<input value=\"\(value)\">"
         #expect(!html.rendered.contains("\" onmouseover"))
+    }
+}
+
+@Suite("Timestamps on pages")
+struct TimestampTests {
+    @Test("Timestamps are shown in UTC, for machines and for people")
+    func formats() {
+        let date = Date(timeIntervalSince1970: 1_795_315_876)  // 2026-11-22 02:51:16 UTC
+        #expect(Timestamp.iso8601(date) == "2026-11-22T02:51:16Z")
+        #expect(Timestamp.readable(date) == "22 Nov 2026, 02:51:16 UTC")
+        #expect(Timestamp.iso8601(Date(timeIntervalSince1970: 951_782_400)) == "2000-02-29T00:00:00Z")
+        #expect(Timestamp.iso8601(Date(timeIntervalSince1970: -1)) == "1969-12-31T23:59:59Z")
     }
 }
