@@ -40,11 +40,12 @@ struct ReadBenchmark: Sendable {
 
     /// Runs the targets one after another, each on its own single-connection client.
     func run() async throws -> [Result] {
+        let quietLogger = MigrateCommand.quiet(logger)
         var results: [Result] = []
         for target in targets {
             let client = PostgresClient(
                 configuration: target.url.clientConfiguration(connectTimeout: .seconds(10), maximumConnections: 1),
-                backgroundLogger: logger
+                backgroundLogger: quietLogger
             )
             let samples = try await withThrowingTaskGroup(of: [Double].self) { group in
                 group.addTask { await client.run(); return [] }

@@ -23,13 +23,7 @@ struct BenchCommand: AsyncParsableCommand {
     var targets: [String] = []
 
     func run() async throws {
-        let reader = try await EnvironmentReader.make()
-        let configuration: AppConfiguration
-        do {
-            configuration = try AppConfiguration(reader: reader)
-        } catch {
-            exitWithConfigurationError(error)
-        }
+        let configuration = try await EnvironmentReader.configurationOrExit()
         var list: [ReadBenchmark.Target] = []
         let region = configuration.regions.region
         if let replica = configuration.replicaURL {

@@ -10,6 +10,16 @@ enum EnvironmentReader {
         }
         return ConfigReader(providers: providers)
     }
+
+    /// The validated configuration; on a mistake, says which variable is wrong and exits.
+    static func configurationOrExit() async throws -> AppConfiguration {
+        let reader = try await make()
+        do {
+            return try AppConfiguration(reader: reader)
+        } catch {
+            exitWithConfigurationError(error)
+        }
+    }
 }
 
 /// Prints a start-up problem plainly (no stack trace, no secrets) and exits with status 78.

@@ -16,14 +16,16 @@ struct MigrateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The folder of migration files.")
     var directory = "Migrations"
 
+    /// The pool's own log, errors only: a one-shot command leases a connection as the pool
+    /// starts, which the pool reports as a warning.
+    static func quiet(_ logger: Logger) -> Logger {
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .error)
+        return quiet
+    }
+
     func run() async throws {
-        let reader = try await EnvironmentReader.make()
-        let configuration: AppConfiguration
-        do {
-            configuration = try AppConfiguration(reader: reader)
-        } catch {
-            exitWithConfigurationError(error)
-        }
+        let configuration = try await EnvironmentReader.configurationOrExit()
         var logger = Logger(label: "migrate")
         logger.logLevel = configuration.logLevel
         let files: [MigrationFile]
@@ -34,7 +36,7 @@ struct MigrateCommand: AsyncParsableCommand {
         }
         let client = PostgresClient(
             configuration: configuration.primaryURL.clientConfiguration(connectTimeout: .seconds(10), maximumConnections: 1),
-            backgroundLogger: logger
+            backgroundLogger: Self.quiet(logger)
         )
         let migrator = Migrator(client: client, files: files, logger: logger)
         try await withThrowingDiscardingTaskGroup { group in

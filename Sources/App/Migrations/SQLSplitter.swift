@@ -54,9 +54,11 @@ enum SQLSplitter {
                 } while depth > 0 && index < characters.count
                 continue
             }
-            if c == "'" {
+            if c == "'" || c == "\"" {
+                // A string ('…', with '' inside, and backslash escapes in E'…') or a quoted
+                // identifier ("…", with "" inside).
                 let previous = index > 0 ? characters[index - 1] : nil
-                let escapes = (previous == "E" || previous == "e")
+                let escapes = c == "'" && (previous == "E" || previous == "e")
                     && (index < 2 || !isIdentifierCharacter(characters[index - 2]))
                 hasCode = true
                 current.append(c)
@@ -68,32 +70,10 @@ enum SQLSplitter {
                     if escapes, s == "\\", index < characters.count {
                         current.append(characters[index])
                         index += 1
-                    } else if s == "'" {
-                        if character(at: index) == "'" {
-                            current.append("'")
-                            index += 1
-                        } else {
-                            break
-                        }
-                    }
-                }
-                continue
-            }
-            if c == "\"" {
-                hasCode = true
-                current.append(c)
-                index += 1
-                while index < characters.count {
-                    let s = characters[index]
-                    current.append(s)
-                    index += 1
-                    if s == "\"" {
-                        if character(at: index) == "\"" {
-                            current.append("\"")
-                            index += 1
-                        } else {
-                            break
-                        }
+                    } else if s == c {
+                        guard character(at: index) == c else { break }
+                        current.append(c)
+                        index += 1
                     }
                 }
                 continue
