@@ -101,7 +101,7 @@ enum UserViews {
     private static func deleteButton(_ user: User, style: String) -> HTML {
         """
         <form class="inline-form" method="post" action="/users/\(user.id)/delete">
-          <button class="\(style)" type="submit" data-confirm="Delete \(user.name)?">Delete</button>
+          <button class="\(style)" type="submit">Delete</button>
         </form>
         """
     }

@@ -128,6 +128,23 @@ extension DatabaseTests {
             }
         }
 
+        @Test("An unexpected error is a plain 500 page that shows no internals")
+        func unexpectedError() async throws {
+            struct InternalFailure: Error, CustomStringConvertible {
+                var description: String { "connection to db-internal.example:5432 failed with password hunter2" }
+            }
+            try await cluster.withApp(addPages: { pages, _ in
+                pages.get("/broken") { _, _ -> String in throw InternalFailure() }
+            }) { client, _ in
+                let response = try await client.execute(uri: "/broken", method: .get)
+                #expect(response.status == .internalServerError)
+                #expect(response.text.contains("Something went wrong"))
+                #expect(!response.text.contains("hunter2"))
+                #expect(!response.text.contains("db-internal"))
+                #expect(response.badgeDatabase != nil)
+            }
+        }
+
         @Test("A form posted from another site is refused with 403 and nothing is written")
     func crossSiteForm() async throws {
         try await cluster.withApp { client, _ in
