@@ -25,16 +25,21 @@ struct ReadYourWrites: Sendable {
         )
     }
 
-    /// The position in the request's cookie, if this app signed it; anything else is ignored.
-    func position(in request: Request) -> LSN? {
-        guard let cookie = request.cookies[Self.cookieName],
-            let text = signer.verify(cookie.value, purpose: Self.purpose)
-        else { return nil }
-        return LSN(text)
+    /// What the request's cookie says.
+    enum Position: Equatable {
+        /// No cookie.
+        case none
+        /// A position this app signed.
+        case written(LSN)
+        /// Malformed or forged: to be ignored, and dropped.
+        case invalid
     }
 
-    func hasCookie(_ request: Request) -> Bool {
-        request.cookies[Self.cookieName] != nil
+    /// The position in the request's cookie, if this app signed it.
+    func position(in request: Request) -> Position {
+        guard let cookie = request.cookies[Self.cookieName] else { return .none }
+        guard let text = signer.verify(cookie.value, purpose: Self.purpose), let lsn = LSN(text) else { return .invalid }
+        return .written(lsn)
     }
 
     /// Removes the cookie once the replica has caught up.

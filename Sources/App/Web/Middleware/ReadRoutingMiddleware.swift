@@ -24,20 +24,21 @@ struct ReadRoutingMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
+        let position = readYourWrites.position(in: request)
         guard let tracker else {
             context.readRole = .primary
             var response = try await next(request, context)
             // The primary has every write; the cookie has nothing left to do.
-            if readYourWrites.hasCookie(request) { clearCookie(in: &response) }
+            if position != .none { clearCookie(in: &response) }
             return response
         }
 
         var replicaCaughtUp = false
         let status = await tracker.firstStatus()
         if !status.isReachable {
-            if replaysToPrimary { return try replay(request, reason: .replicaDown) }
+            if replaysToPrimary { return try replay(context, reason: .replicaDown) }
             context.readRole = .primary
-        } else if !WriteRoutingMiddleware.isWrite(request.method), let lsn = readYourWrites.position(in: request) {
+        } else if !WriteRoutingMiddleware.isWrite(request.method), case .written(let lsn) = position {
             switch await tracker.waitUntilReplayed(lsn, timeout: waitTimeout) {
             case .alreadyReplayed:
                 replicaCaughtUp = true
@@ -46,10 +47,10 @@ struct ReadRoutingMiddleware: RouterMiddleware {
                 replicaCaughtUp = true
             case .timedOut(let waited):
                 context.replicationWait = waited
-                if replaysToPrimary { return try replay(request, reason: .stale) }
+                if replaysToPrimary { return try replay(context, reason: .stale) }
                 context.readRole = .primary
             }
-        } else if readYourWrites.hasCookie(request), readYourWrites.position(in: request) == nil {
+        } else if position == .invalid {
             // Malformed or forged: ignore it, and drop it.
             replicaCaughtUp = true
         }
@@ -59,7 +60,7 @@ struct ReadRoutingMiddleware: RouterMiddleware {
             response = try await next(request, context)
         } catch where PostgresErrors.isReadOnlyViolation(error) && context.readRole == .replica {
             context.logger.notice("A read-only replica refused a write; sending the request to the primary")
-            if replaysToPrimary { return try replay(request, reason: .capturedWrite) }
+            if replaysToPrimary { return try replay(context, reason: .capturedWrite) }
             context.readRole = .primary
             response = try await next(request, context)
         }
@@ -67,8 +68,8 @@ struct ReadRoutingMiddleware: RouterMiddleware {
         return response
     }
 
-    private func replay(_ request: Request, reason: FlyReplay.Reason) throws -> Response {
-        if FlyReplay.source(of: request) != nil { throw WriteRoutingMiddleware.replayLoop(regions) }
+    private func replay(_ context: Context, reason: FlyReplay.Reason) throws -> Response {
+        if context.replayedFrom != nil { throw WriteRoutingMiddleware.replayLoop(regions) }
         return FlyReplay.response(to: regions.primaryRegion, reason: reason)
     }
 

@@ -16,14 +16,13 @@ struct WriteRoutingMiddleware: RouterMiddleware {
     static let maximumReplayableBody = 1_048_576
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let source = FlyReplay.source(of: request)
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > Self.maximumReplayableBody {
             throw HTTPError(.contentTooLarge)
         }
         guard Self.isWrite(request.method), mode == .replay, !regions.isPrimaryRegion else {
             return try await next(request, context)
         }
-        if source != nil { throw Self.replayLoop(regions) }
+        if context.replayedFrom != nil { throw Self.replayLoop(regions) }
         return FlyReplay.response(to: regions.primaryRegion, reason: .write)
     }
 
