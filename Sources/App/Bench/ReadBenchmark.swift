@@ -61,7 +61,7 @@ struct ReadBenchmark: Sendable {
                         for try await _ in rows {}
                     }
                     if iteration >= warmup {
-                        samples.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                        samples.append(elapsed.inSeconds)
                     }
                 }
                 return samples

@@ -74,8 +74,7 @@ struct RegionBadge: Sendable, Equatable {
     }
 
     private static func milliseconds(_ duration: Duration) -> String {
-        let (seconds, attoseconds) = duration.components
-        let ms = Double(seconds) * 1000 + Double(attoseconds) / 1e15
+        let ms = duration.inSeconds * 1000
         return ms < 10 ? String(format: "%.1f", ms) : String(Int(ms.rounded()))
     }
 }

@@ -34,9 +34,8 @@ struct FlashMiddleware: RouterMiddleware {
         var context = context
         context.flash = flash.message(in: request)
         var response = try await next(request, context)
-        let setsNewFlash = response.headers[values: .setCookie].contains { $0.hasPrefix("\(Flash.cookieName)=") }
         // A redirect does not show the flash, so it stays for the page after it.
-        if !setsNewFlash, !(300..<400).contains(response.status.code) {
+        if !response.setsCookie(named: Flash.cookieName), !(300..<400).contains(response.status.code) {
             response.setCookie(Flash.expired)
         }
         return response

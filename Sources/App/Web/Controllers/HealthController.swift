@@ -22,11 +22,10 @@ struct HealthController: Sendable {
     @Sendable func ready(_ request: Request, context: Context) async -> Response {
         guard let tracker else { return Self.text(.ok, "ready: reads use the primary\n") }
         let status = await tracker.firstStatus()
-        let maxSeconds = Double(maxReplicaLag.components.seconds) + Double(maxReplicaLag.components.attoseconds) / 1e18
         if !status.isReachable {
             return Self.text(.serviceUnavailable, "not ready: replica unreachable\n")
         }
-        if let lag = status.lagSeconds, !status.isCaughtUp, lag > maxSeconds {
+        if let lag = status.lagSeconds, !status.isCaughtUp, lag > maxReplicaLag.inSeconds {
             return Self.text(.serviceUnavailable, "not ready: replica \(status.lagDescription)\n")
         }
         return Self.text(.ok, "ready: replica \(status.lagDescription)\n")

@@ -75,7 +75,6 @@ struct ReadRoutingMiddleware: RouterMiddleware {
 
     private func clearCookie(in response: inout Response) {
         // A write's response sets a new position; never overwrite it.
-        let setsPosition = response.headers[values: .setCookie].contains { $0.hasPrefix("\(ReadYourWrites.cookieName)=") }
-        if !setsPosition { response.setCookie(ReadYourWrites.expired) }
+        if !response.setsCookie(named: ReadYourWrites.cookieName) { response.setCookie(ReadYourWrites.expired) }
     }
 }

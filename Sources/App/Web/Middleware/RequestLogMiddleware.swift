@@ -8,8 +8,7 @@ struct RequestLogMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
         let response = try await next(request, context)
-        let elapsed = ContinuousClock.now - started
-        let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        let ms = (ContinuousClock.now - started).inSeconds * 1000
         var metadata: Logger.Metadata = ["status": "\(response.status.code)", "ms": "\(Int(ms.rounded()))"]
         if let replay = response.headers[FlyReplay.replayHeader] { metadata["fly-replay"] = "\(replay)" }
         context.logger.info("\(request.method) \(request.uri.path)", metadata: metadata)
