@@ -2,13 +2,9 @@ import ServiceLifecycle
 import Configuration
 import Hummingbird
 import Logging
+import NIOCore
+import NIOPosix
 import PostgresNIO
-
-/// Reads the configuration and builds the application; called by `serve` and by the tests.
-func buildApplication(reader: ConfigReader) throws -> some ApplicationProtocol {
-    let configuration = try AppConfiguration(reader: reader)
-    return buildApplication(configuration: configuration)
-}
 
 /// Everything the routes need, built once from the configuration.
 struct AppDependencies: Sendable {
@@ -16,10 +12,12 @@ struct AppDependencies: Sendable {
     let databases: Databases
     let tracker: ReplicaTracker?
     let logger: Logger
+    /// The event loops that run the timers of every deadline (and the server and clients).
+    let eventLoopGroup: any EventLoopGroup
+    /// Requests whose work is still running, for the log of a forced exit.
+    let inFlight = InFlightRequests()
+    let renderer: PageRenderer
 
-    /// Upper bound for one database call, lease included; keeps requests from hanging when a
-    /// database stops answering.
-    static let databaseTimeout: Duration = .seconds(4)
     /// Connections kept open to the database that serves reads, and to a remote primary.
     static let readPoolSize = 10
     static let writePoolSize = 4
@@ -30,6 +28,8 @@ struct AppDependencies: Sendable {
         logger[metadataKey: "region"] = "\(configuration.regions.region)"
         self.logger = logger
         self.configuration = configuration
+        let eventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        self.eventLoopGroup = eventLoopGroup
 
         let connectTimeout: Duration = .seconds(3)
         let replicaURL = configuration.replicaURL
@@ -38,26 +38,38 @@ struct AppDependencies: Sendable {
         let primary = PostgresClient(
             configuration: configuration.primaryURL.clientConfiguration(
                 connectTimeout: connectTimeout,
-                maximumConnections: replicaURL == nil ? Self.readPoolSize : Self.writePoolSize,
-                fixedPoolSize: true
+                maximumConnections: replicaURL == nil ? Self.readPoolSize : Self.writePoolSize
             ),
             backgroundLogger: logger
         )
         let replica = replicaURL.map {
             PostgresClient(
-                configuration: $0.clientConfiguration(connectTimeout: connectTimeout, maximumConnections: Self.readPoolSize, fixedPoolSize: true),
+                configuration: $0.clientConfiguration(connectTimeout: connectTimeout, maximumConnections: Self.readPoolSize),
                 backgroundLogger: logger
             )
         }
         self.databases = Databases(primary: primary, replica: replica)
-        self.tracker = replica.map { ReplicaTracker(replica: $0, primary: primary, logger: logger) }
+        // The tracker polls the replica through a connection of its own: its polls never wait
+        // behind requests for a pooled connection, and a replica that is down shows at once.
+        self.trackerClient = replicaURL.map {
+            PostgresClient(
+                configuration: $0.clientConfiguration(connectTimeout: connectTimeout, maximumConnections: 1),
+                backgroundLogger: logger
+            )
+        }
+        self.tracker = trackerClient.map {
+            ReplicaTracker(replica: $0, primary: primary, timers: eventLoopGroup, logger: logger)
+        }
+        self.renderer = PageRenderer(regions: configuration.regions, tracker: tracker)
     }
+
+    /// The replica client that only the tracker uses.
+    private let trackerClient: PostgresClient?
 
     /// The router with every route and middleware, in the order a request passes them.
     ///
     /// `addPages` can add routes that get the same middleware as the users pages (tests use it).
     func buildRouter(addPages: (RouterGroup<AppRequestContext>) -> Void = { _ in }) -> Router<AppRequestContext> {
-        let renderer = PageRenderer(regions: configuration.regions, tracker: tracker)
         let signer = CookieSigner(key: configuration.cookieKey)
         let readYourWrites = ReadYourWrites(signer: signer)
 
@@ -85,7 +97,7 @@ struct AppDependencies: Sendable {
                 waitTimeout: configuration.readYourWritesTimeout
             ))
         UsersController(
-            accounts: PostgresAccounts(databases: databases, timeout: Self.databaseTimeout, logger: logger),
+            accounts: PostgresAccounts(databases: databases, timeout: configuration.databaseTimeout, timers: eventLoopGroup, logger: logger),
             renderer: renderer,
             flash: Flash(signer: signer),
             afterWrite: { response, lsn in readYourWrites.remember(lsn, in: &response) }
@@ -96,25 +108,47 @@ struct AppDependencies: Sendable {
 
     /// The database clients and the tracker, as services of the application.
     var services: [any Service] {
-        databases.services + (tracker.map { [$0] } ?? [])
+        databases.services + (trackerClient.map { [$0] } ?? []) + (tracker.map { [$0] } ?? [])
+    }
+
+    /// The answer for a request that ran out of time: a 503 page that asks to retry.
+    @Sendable func deadlineResponse(_ request: Request, context: AppRequestContext) -> Response {
+        var response = renderer.errorPage(
+            .serviceUnavailable,
+            title: "Taking too long",
+            message: "This page took longer than \(configuration.requestTimeout.inSeconds) seconds, so the app stopped waiting. If you were saving, check whether the change was made before trying again.",
+            context: context
+        )
+        response.headers[.retryAfter] = "5"
+        response.headers[RegionHeaderMiddleware<AppRequestContext>.header] = configuration.regions.region
+        return response
     }
 }
 
-/// Builds the application from a validated configuration.
+/// Builds the application from a validated configuration, with the app's routes only.
 func buildApplication(configuration: AppConfiguration) -> some ApplicationProtocol {
     let dependencies = AppDependencies(configuration: configuration)
     return buildApplication(dependencies, router: dependencies.buildRouter())
 }
 
-/// Builds the application around a router; tests use this to add routes of their own.
+/// Builds the application around a router; called by `serve` and by the tests, which add
+/// routes of their own.
 func buildApplication(_ dependencies: AppDependencies, router: Router<AppRequestContext>) -> some ApplicationProtocol {
     let configuration = dependencies.configuration
+    let responder = RequestDeadlineRouter(
+        inner: MethodOverrideRouter(router: router, maximumBody: WriteRoutingMiddleware.maximumReplayableBody),
+        timeout: configuration.requestTimeout,
+        timers: dependencies.eventLoopGroup,
+        inFlight: dependencies.inFlight,
+        timeoutResponse: dependencies.deadlineResponse
+    )
     var app = Application(
-        router: MethodOverrideRouter(router: router, maximumBody: WriteRoutingMiddleware.maximumReplayableBody),
+        router: responder,
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port),
             serverName: "users"
         ),
+        eventLoopGroupProvider: .shared(dependencies.eventLoopGroup),
         logger: dependencies.logger
     )
     app.addServices(dependencies.services)

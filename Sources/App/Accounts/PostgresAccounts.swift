@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import PostgresNIO
 
 /// `Accounts` on Postgres: reads on the client the request chose, writes on the primary.
@@ -12,6 +13,8 @@ struct PostgresAccounts: Accounts {
     let databases: Databases
     /// Upper bound for one database call, lease included.
     let timeout: Duration
+    /// Where the timeouts' timers run.
+    let timers: any EventLoopGroup
     let logger: Logger
 
     private typealias UserRow = (Int64, String, Int32, Date, Date)
@@ -30,7 +33,7 @@ struct PostgresAccounts: Accounts {
             case .newerThan(let id):
                 "SELECT id, name, age, inserted_at, updated_at FROM users WHERE id > \(id) ORDER BY id ASC LIMIT \(limit)"
             }
-        var users = try await withDatabaseTimeout(timeout) {
+        var users = try await withDatabaseTimeout(timeout, timers: timers) {
             try await Self.users(from: client.query(query, logger: logger))
         }
         let hasMore = users.count > Self.pageSize
@@ -49,7 +52,7 @@ struct PostgresAccounts: Accounts {
     func user(id: Int64, readingFrom role: DatabaseRole) async throws -> User? {
         let client = databases.client(for: role)
         let logger = self.logger
-        return try await withDatabaseTimeout(timeout) {
+        return try await withDatabaseTimeout(timeout, timers: timers) {
             try await Self.users(
                 from: client.query("SELECT id, name, age, inserted_at, updated_at FROM users WHERE id = \(id)", logger: logger)
             ).first
@@ -97,7 +100,7 @@ struct PostgresAccounts: Accounts {
         let primary = databases.primary
         let logger = self.logger
         do {
-            return try await withDatabaseTimeout(timeout) {
+            return try await withDatabaseTimeout(timeout, timers: timers) {
                 try await primary.withConnection { connection in
                     let user = try await Self.users(from: connection.query(query, logger: logger)).first
                     var lsn: LSN?

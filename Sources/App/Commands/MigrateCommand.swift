@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOPosix
 import PostgresNIO
 
 /// `App migrate`: applies pending migrations to the primary, or lists them with `--status`.
@@ -44,7 +45,7 @@ struct MigrateCommand: AsyncParsableCommand {
             defer { group.cancelAll() }
             do {
                 if status {
-                    for row in try await withDatabaseTimeout(.seconds(30), { try await migrator.status() }) {
+                    for row in try await withDatabaseTimeout(.seconds(30), timers: MultiThreadedEventLoopGroup.singleton, { try await migrator.status() }) {
                         print("\(row.state.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(row.name)")
                     }
                 } else {

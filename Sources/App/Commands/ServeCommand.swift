@@ -1,7 +1,9 @@
 import ArgumentParser
 import Hummingbird
+import ServiceLifecycle
 
-/// `App serve`: runs the web server until SIGTERM or SIGINT, then drains in-flight requests.
+/// `App serve`: runs the web server until SIGTERM or SIGINT, then drains in-flight requests
+/// for at most `SHUTDOWN_TIMEOUT` and exits, whatever is still pending.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
@@ -10,12 +12,33 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let reader = try await EnvironmentReader.make()
-        let app: any ApplicationProtocol
+        let configuration: AppConfiguration
         do {
-            app = try buildApplication(reader: reader)
-        } catch let error as ConfigurationError {
+            configuration = try AppConfiguration(reader: reader)
+        } catch {
             exitWithConfigurationError(error)
         }
-        try await app.runService()
+        let dependencies = AppDependencies(configuration: configuration)
+        let app = buildApplication(dependencies, router: dependencies.buildRouter())
+
+        let shutdownDeadline = ShutdownDeadline(
+            limit: configuration.shutdownTimeout, inFlight: dependencies.inFlight, logger: dependencies.logger
+        )
+        shutdownDeadline.watchSignals()
+        var group = ServiceGroupConfiguration(
+            // Graceful shutdown goes through the services last to first: the deadline starts first.
+            services: [.init(service: app), .init(service: shutdownDeadline)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: dependencies.logger
+        )
+        // Leave a second of the deadline for cancelled work to end before the process exits.
+        group.maximumGracefulShutdownDuration = max(configuration.shutdownTimeout - .seconds(1), configuration.shutdownTimeout / 2)
+        do {
+            try await ServiceGroup(configuration: group).run()
+        } catch {
+            // Most often the port is taken; say so plainly and fail, so scripts and Fly see it.
+            dependencies.logger.critical("The server stopped with an error: \(error)")
+            throw ExitCode.failure
+        }
     }
 }

@@ -20,6 +20,15 @@ struct AppConfiguration: Sendable {
     var readYourWritesTimeout: Duration
     /// The replica lag above which `/readyz` fails (`MAX_REPLICA_LAG`, seconds).
     var maxReplicaLag: Duration
+    /// The longest a request may take before it is answered with a 503 page
+    /// (`REQUEST_TIMEOUT`, seconds).
+    var requestTimeout: Duration
+    /// The longest one database call may take, lease included (`DATABASE_TIMEOUT`, seconds);
+    /// shorter than the request timeout, so a request can still fall back after one.
+    var databaseTimeout: Duration
+    /// How long a stopping server drains in-flight requests before it exits anyway
+    /// (`SHUTDOWN_TIMEOUT`, seconds); keep it below `kill_timeout` in fly.toml.
+    var shutdownTimeout: Duration
     /// The key that signs cookies (`SECRET_KEY_BASE`, or derived from `DATABASE_URL`).
     var cookieKey: SymmetricKey
     /// The address to listen on (`HOST`, default `::` for IPv4 and IPv6).
@@ -42,6 +51,8 @@ struct AppConfiguration: Sendable {
     /// - `FLY_REGION` (default `local`), `PRIMARY_REGION` (default `FLY_REGION`), `FLY_MACHINE_ID`.
     /// - `WRITE_MODE`: `replay` (default on Fly) or `direct` (default elsewhere).
     /// - `READ_YOUR_WRITES_TIMEOUT` (seconds, default 2), `MAX_REPLICA_LAG` (seconds, default 30).
+    /// - `REQUEST_TIMEOUT` (seconds, default 5), `DATABASE_TIMEOUT` (seconds, default 3, less
+    ///   than `REQUEST_TIMEOUT`), `SHUTDOWN_TIMEOUT` (seconds, default 10).
     /// - `SECRET_KEY_BASE`: at least 32 characters; optional.
     /// - `HOST` (default `::`), `PORT` (default 8080), `LOG_LEVEL` (default `info`), `PUBLIC_DIR`.
     init(reader: ConfigReader) throws(ConfigurationError) {
@@ -92,6 +103,15 @@ struct AppConfiguration: Sendable {
 
         self.readYourWritesTimeout = try Self.seconds(reader, key: "read.your.writes.timeout", name: "READ_YOUR_WRITES_TIMEOUT", default: .seconds(2))
         self.maxReplicaLag = try Self.seconds(reader, key: "max.replica.lag", name: "MAX_REPLICA_LAG", default: .seconds(30))
+        self.requestTimeout = try Self.seconds(reader, key: "request.timeout", name: "REQUEST_TIMEOUT", default: .seconds(5))
+        self.databaseTimeout = try Self.seconds(reader, key: "database.timeout", name: "DATABASE_TIMEOUT", default: .seconds(3))
+        self.shutdownTimeout = try Self.seconds(reader, key: "shutdown.timeout", name: "SHUTDOWN_TIMEOUT", default: .seconds(10))
+        guard requestTimeout > .zero else {
+            throw .invalid("REQUEST_TIMEOUT", reason: "must be more than 0 seconds")
+        }
+        guard databaseTimeout > .zero, databaseTimeout < requestTimeout else {
+            throw .invalid("DATABASE_TIMEOUT", reason: "must be more than 0 and less than REQUEST_TIMEOUT (\(requestTimeout.inSeconds) s)")
+        }
 
         if let secret = Self.nonEmpty(reader.string(forKey: "secret.key.base", isSecret: true)) {
             guard secret.utf8.count >= 32 else {

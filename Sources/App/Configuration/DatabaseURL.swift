@@ -149,17 +149,21 @@ struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
         return replacingHost("top1.nearest.of.\(appName).internal", port: 5433)
     }
 
-    /// A PostgresNIO client configuration for this URL.
+    /// A PostgresNIO client configuration for this URL: up to `maximumConnections`, one kept open.
     ///
-    /// `fixedPoolSize` keeps every connection open (minimum = maximum). Each idle-timeout and
-    /// keep-alive timer of PostgresNIO's pool is a `Task.sleep` that, on Linux, holds its memory
-    /// until its deadline even when cancelled; a pool that grows and shrinks restarts them on
-    /// every query, and under load that held hundreds of megabytes. A fixed pool has no idle
-    /// timers, and a short keep-alive bounds the rest.
+    /// Exactly one connection is kept warm, never more: PostgresNIO 1.33's pool stops the
+    /// process (a precondition in `createNewDemandConnectionIfPossible`) when a lease finds
+    /// fewer open connections than its minimum, and a pool whose minimum is above one is left
+    /// in that state by a database restart (connections that failed to reconnect during the
+    /// outage are dropped, not refilled). With a minimum of one, the connection the pool keeps
+    /// retrying is always there.
+    ///
+    /// Each idle-timeout and keep-alive timer of the pool is a `Task.sleep` that, on Linux,
+    /// holds its memory until its deadline even when cancelled, and connections above the
+    /// minimum restart theirs on every query: both are kept short (10 s) to bound that memory.
     func clientConfiguration(
         connectTimeout: Duration,
-        maximumConnections: Int,
-        fixedPoolSize: Bool = false
+        maximumConnections: Int
     ) -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS
         switch sslMode {
@@ -185,10 +189,9 @@ struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
         )
         configuration.options.connectTimeout = connectTimeout
         configuration.options.maximumConnections = maximumConnections
-        if fixedPoolSize {
-            configuration.options.minimumConnections = maximumConnections
-            configuration.options.keepAliveBehavior = .init(frequency: .seconds(10))
-        }
+        configuration.options.minimumConnections = min(1, maximumConnections)
+        configuration.options.connectionIdleTimeout = .seconds(10)
+        configuration.options.keepAliveBehavior = .init(frequency: .seconds(10))
         return configuration
     }
 }

@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import PostgresNIO
 
 /// Questions the app asks of errors thrown by PostgresNIO.
@@ -56,23 +57,18 @@ struct DatabaseTimeout: Error, CustomStringConvertible {
     var description: String { "The database did not answer within \(after)." }
 }
 
-/// Runs `operation`, giving up with `DatabaseTimeout` after `timeout`.
+/// Runs `operation`, giving up with `DatabaseTimeout` after `timeout`, even if the operation
+/// never returns (see `withHardTimeout`).
 ///
-/// PostgresNIO's pool has no lease timeout of its own, and a server that accepts a
-/// connection and then stalls would otherwise hold a request forever.
+/// PostgresNIO's pool has no lease timeout of its own, a server that accepts a connection and
+/// then stalls would otherwise hold a request forever, and a query sent on a connection that
+/// closed as it was leased never completes and ignores cancellation.
 func withDatabaseTimeout<Result: Sendable>(
     _ timeout: Duration,
+    timers: any EventLoopGroup,
     _ operation: @escaping @Sendable () async throws -> Result
 ) async throws -> Result {
-    try await withThrowingTaskGroup(of: Result.self) { group in
-        group.addTask { try await operation() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            throw DatabaseTimeout(after: timeout)
-        }
-        defer { group.cancelAll() }
-        return try await group.next()!
-    }
+    try await withHardTimeout(timeout, timers: timers, timeoutError: { DatabaseTimeout(after: timeout) }, operation: operation)
 }
 
 extension PostgresConnection {

@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization
@@ -7,7 +8,11 @@ import Synchronization
 /// and wakes the requests that wait for the replica to catch up with their own writes.
 ///
 /// Requests never poll the database themselves: a waiting request registers its LSN and the
-/// tracker polls quickly while anyone waits, slowly while nobody does.
+/// tracker polls quickly while anyone waits, slowly while nobody does. Every wait has a timer
+/// of its own, so a waiter is released on time even if a poll is slow or the poller stopped.
+///
+/// The replica is polled through a client of its own (one connection), so polls never queue
+/// behind requests for a pooled connection and a replica that is down is noticed at once.
 final class ReplicaTracker: Service, Sendable {
     /// How a wait for replication ended.
     enum WaitOutcome: Sendable, Equatable {
@@ -24,6 +29,8 @@ final class ReplicaTracker: Service, Sendable {
         let deadline: ContinuousClock.Instant
         let started: ContinuousClock.Instant
         let continuation: CheckedContinuation<WaitOutcome, Never>
+        /// Releases the waiter at its deadline whatever the poller does.
+        var timer: Scheduled<Void>?
     }
 
     private struct State {
@@ -40,6 +47,8 @@ final class ReplicaTracker: Service, Sendable {
     private let busyInterval: Duration
     private let primaryInterval: Duration
     private let queryTimeout: Duration
+    private let primaryQueryTimeout: Duration
+    private let timers: any EventLoopGroup
     private let logger: Logger
     private let state = Mutex(State())
     private let shutDown = ShutdownSignal()
@@ -52,7 +61,9 @@ final class ReplicaTracker: Service, Sendable {
         idleInterval: Duration = .milliseconds(500),
         busyInterval: Duration = .milliseconds(5),
         primaryInterval: Duration = .seconds(1),
-        queryTimeout: Duration = .seconds(2),
+        queryTimeout: Duration = .seconds(1),
+        primaryQueryTimeout: Duration = .seconds(3),
+        timers: any EventLoopGroup,
         logger: Logger
     ) {
         self.replica = replica
@@ -61,6 +72,8 @@ final class ReplicaTracker: Service, Sendable {
         self.busyInterval = busyInterval
         self.primaryInterval = primaryInterval
         self.queryTimeout = queryTimeout
+        self.primaryQueryTimeout = primaryQueryTimeout
+        self.timers = timers
         self.logger = logger
         (self.wakeUps, self.wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
@@ -70,14 +83,21 @@ final class ReplicaTracker: Service, Sendable {
         state.withLock { $0.status }
     }
 
-    /// Waits until the first poll has finished, so the badge never guesses.
+    /// Waits until the first poll has finished, so the badge never guesses; a replica that has
+    /// not answered within two query timeouts counts as unreachable.
     func firstStatus() async -> ReplicaStatus {
-        while true {
+        let deadline = ContinuousClock.now + queryTimeout * 2
+        while ContinuousClock.now < deadline, !Task.isCancelled {
             if let status { return status }
             wake.yield()
             try? await Task.sleep(for: .milliseconds(5))
-            if Task.isCancelled { return ReplicaStatus(isReachable: false, isInRecovery: false) }
         }
+        return status ?? ReplicaStatus(isReachable: false, isInRecovery: false)
+    }
+
+    /// Asks for a poll now rather than at the next idle tick (a read just failed on the replica).
+    func pollSoon() {
+        wake.yield()
     }
 
     /// Waits until the replica has replayed `lsn`, at most `timeout`.
@@ -99,13 +119,21 @@ final class ReplicaTracker: Service, Sendable {
                 }
                 if alreadyCancelled {
                     continuation.resume(returning: .timedOut(after: clock.now - started))
+                    return
                 }
+                let timer = timers.next().scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
+                    self.resume(waiterWithID: id)
+                }
+                let stillWaiting = state.withLock { state in
+                    state.waiters[id]?.timer = timer
+                    return state.waiters[id] != nil
+                }
+                if !stillWaiting { timer.cancel() }
                 // Poll now rather than at the next idle tick: the replica is usually already there.
                 wake.yield()
             }
         } onCancel: {
-            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
-            waiter?.continuation.resume(returning: .timedOut(after: ContinuousClock().now - started))
+            resume(waiterWithID: id)
         }
     }
 
@@ -176,18 +204,26 @@ final class ReplicaTracker: Service, Sendable {
     }
 
     private func resumeWaiters(where shouldResume: (Waiter) -> Bool) {
-        let now = ContinuousClock().now
-        let status = self.status
         let ready = state.withLock { state in
             let ready = state.waiters.filter { shouldResume($0.value) }
             for id in ready.keys { state.waiters.removeValue(forKey: id) }
             return ready.values
         }
-        for waiter in ready {
-            let waited = now - waiter.started
-            let caughtUp = status?.hasReplayed(waiter.lsn) ?? false
-            waiter.continuation.resume(returning: caughtUp ? .caughtUp(after: waited) : .timedOut(after: waited))
-        }
+        for waiter in ready { resume(waiter) }
+    }
+
+    /// Releases one waiter (its timer fired, or its request was cancelled), if still waiting.
+    private func resume(waiterWithID id: Int) {
+        if let waiter = state.withLock({ $0.waiters.removeValue(forKey: id) }) { resume(waiter) }
+    }
+
+    /// Resumes a waiter that was removed from the state, telling it whether the replica has
+    /// its position by now.
+    private func resume(_ waiter: Waiter) {
+        waiter.timer?.cancel()
+        let waited = ContinuousClock.now - waiter.started
+        let caughtUp = status?.hasReplayed(waiter.lsn) ?? false
+        waiter.continuation.resume(returning: caughtUp ? .caughtUp(after: waited) : .timedOut(after: waited))
     }
 
     /// Sleeps for `interval` or until a waiter asks for a poll; `false` once shutting down.
@@ -207,7 +243,7 @@ final class ReplicaTracker: Service, Sendable {
         let logger = self.logger
         var status = ReplicaStatus(isReachable: false, isInRecovery: false)
         do {
-            let row = try await withDatabaseTimeout(queryTimeout) {
+            let row = try await withDatabaseTimeout(queryTimeout, timers: timers) {
                 let rows = try await replica.query(
                     """
                     SELECT pg_is_in_recovery(),
@@ -232,7 +268,7 @@ final class ReplicaTracker: Service, Sendable {
     private func fetchPrimaryLSN() async -> LSN? {
         let primary = self.primary
         let logger = self.logger
-        return try? await withDatabaseTimeout(queryTimeout) {
+        return try? await withDatabaseTimeout(primaryQueryTimeout, timers: timers) {
             let rows = try await primary.query("SELECT pg_current_wal_lsn()::text", logger: logger)
             for try await text in rows.decode(String.self) { return LSN(text) }
             return nil

@@ -130,6 +130,8 @@ struct UsersController<Store: Accounts>: Sendable {
             return try await body(context.readRole)
         } catch where context.readRole == .replica && renderer.tracker != nil && PostgresErrors.isUnavailable(error) {
             context.logger.warning("Replica unavailable; reading from the primary")
+            // The replica went away between the tracker's polls: let it look again now.
+            renderer.tracker?.pollSoon()
             context.readRole = .primary
             return try await body(.primary)
         }

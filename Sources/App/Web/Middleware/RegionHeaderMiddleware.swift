@@ -5,9 +5,11 @@ import Hummingbird
 struct RegionHeaderMiddleware<Context: RequestContext>: RouterMiddleware {
     let region: String
 
+    static var header: HTTPField.Name { HTTPField.Name("Fly-Region")! }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
-        response.headers[HTTPField.Name("Fly-Region")!] = region
+        response.headers[Self.header] = region
         return response
     }
 }

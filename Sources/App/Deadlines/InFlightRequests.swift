@@ -1,0 +1,52 @@
+import HTTPTypes
+import Synchronization
+
+/// The requests whose work is still running, so a stopping server can say what it abandons.
+///
+/// A request stays here until its handler has really finished, which may be after it was
+/// answered with a 503 at its deadline: that leftover work is what a forced exit cuts short.
+final class InFlightRequests: Sendable {
+    /// One request's work.
+    struct Entry: Sendable {
+        let method: HTTPRequest.Method
+        let path: String
+        let started: ContinuousClock.Instant
+        /// Whether the client already has its answer (a 503 at the deadline).
+        var answered = false
+    }
+
+    private let state = Mutex<(entries: [UInt64: Entry], nextID: UInt64)>(([:], 0))
+
+    /// Records a request that starts now and returns its id.
+    func begin(_ method: HTTPRequest.Method, _ path: String) -> UInt64 {
+        state.withLock { state in
+            state.nextID &+= 1
+            state.entries[state.nextID] = Entry(method: method, path: path, started: .now)
+            return state.nextID
+        }
+    }
+
+    /// Notes that the client was answered while the work goes on.
+    func markAnswered(_ id: UInt64) {
+        state.withLock { $0.entries[id]?.answered = true }
+    }
+
+    /// Removes a request whose work has finished.
+    func end(_ id: UInt64) {
+        _ = state.withLock { $0.entries.removeValue(forKey: id) }
+    }
+
+    /// The requests still running, oldest first.
+    var entries: [Entry] {
+        state.withLock { Array($0.entries.values) }.sorted { $0.started < $1.started }
+    }
+
+    /// One line per request still running, for the log of a forced exit.
+    func summary(now: ContinuousClock.Instant = .now) -> String {
+        entries.map { entry in
+            let seconds = ((now - entry.started).inSeconds * 10).rounded() / 10
+            let state = entry.answered ? "answered 503 at its deadline, still running" : "not answered"
+            return "\(entry.method) \(entry.path) (\(seconds) s, \(state))"
+        }.joined(separator: "; ")
+    }
+}

@@ -1,0 +1,219 @@
+import AsyncHTTPClient
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+import Synchronization
+import Testing
+
+@testable import App
+
+extension DatabaseTests {
+    @Suite("The real App process under replica restarts, a taken port and a stalled client", .serialized, .timeLimit(.minutes(3)))
+    struct RestartUnderLoadTests {
+        let cluster: TestCluster
+        static let requestTimeout = 3.0
+        static let shutdownTimeout = 4.0
+
+        init() async throws {
+            cluster = try TestCluster()
+            try await cluster.reset()
+        }
+
+        /// What one request got: a status, or no answer at all.
+        struct Outcome: Sendable {
+            let status: UInt?
+            let seconds: Double
+            let path: String
+        }
+
+        @Test("Through repeated replica restarts under concurrent reads, every request is answered in time, and SIGTERM then stops the app within its drain bound")
+        func replicaRestartsUnderLoad() async throws {
+            let ids = try await cluster.withApp { client, _ in
+                var jar = CookieJar()
+                var ids: [Int64] = []
+                for index in 0..<20 { ids.append(try await client.createUser(name: "Reader \(index)", age: 20 + index, jar: &jar)) }
+                return ids
+            }
+            try await cluster.waitForReplicaToCatchUp()
+
+            let app = try AppProcess(
+                environment: cluster.environment(
+                    region: "ord", primaryRegion: "nrt", writeMode: .direct,
+                    extra: [
+                        "REQUEST_TIMEOUT": "\(Self.requestTimeout)", "DATABASE_TIMEOUT": "2",
+                        "SHUTDOWN_TIMEOUT": "\(Self.shutdownTimeout)", "LOG_LEVEL": "info",
+                    ]
+                ),
+                logPath: "\(cluster.logDirectory)/app-restarts.log"
+            )
+            let http = HTTPClient(eventLoopGroupProvider: .singleton)
+            let base = "http://127.0.0.1:\(app.port)"
+            do {
+                try await waitUntilUp(http, base)
+                let outcomes = try await load(http, base: base, ids: ids) {
+                    for _ in 0..<4 {
+                        try await Task.sleep(for: .milliseconds(1500))
+                        try cluster.pgCtl("stop", .replica)
+                        try await Task.sleep(for: .milliseconds(1500))
+                        try cluster.pgCtl("start", .replica)
+                    }
+                    try await Task.sleep(for: .seconds(2))
+                }
+                try await http.shutdown()
+
+                let unanswered = outcomes.filter { $0.status == nil }
+                let slowest = outcomes.map(\.seconds).max() ?? 0
+                var statuses: [UInt: Int] = [:]
+                for outcome in outcomes { if let status = outcome.status { statuses[status, default: 0] += 1 } }
+                let summary = "\(outcomes.count) requests, statuses \(statuses.sorted { $0.key < $1.key }), slowest \(slowest) s"
+                #expect(outcomes.count > 100, "\(summary)")
+                #expect(unanswered.isEmpty, "unanswered: \(unanswered.prefix(5).map(\.path)); \(summary)")
+                #expect(slowest < Self.requestTimeout + 0.5, "\(summary)")
+                // Reads fall back to the primary while the replica is away: none fails.
+                #expect(statuses.keys.allSatisfy { $0 == 200 }, "\(summary)")
+
+                let stopping = ContinuousClock.now
+                app.signal(SIGTERM)
+                let status = try await app.waitForExit(timeout: .seconds(Self.shutdownTimeout + 1))
+                #expect(status != nil, "the app did not exit within \(Self.shutdownTimeout + 1) s of SIGTERM; log:\n\(app.log.suffix(2000))")
+                #expect(status == 0, "exit status \(String(describing: status)); log:\n\(app.log.suffix(3000))")
+                #expect(ContinuousClock.now - stopping < .seconds(Self.shutdownTimeout + 1))
+            } catch {
+                try? cluster.pgCtl("start", .replica)
+                try? await http.shutdown()
+                throw error
+            }
+        }
+
+        @Test("A second instance on a port that is taken exits at once with a non-zero status")
+        func portInUse() async throws {
+            let first = try AppProcess(environment: cluster.environment(), logPath: "\(cluster.logDirectory)/app-first.log")
+            let http = HTTPClient(eventLoopGroupProvider: .singleton)
+            try await waitUntilUp(http, "http://127.0.0.1:\(first.port)")
+            try await http.shutdown()
+            let second = try AppProcess(
+                environment: cluster.environment(),
+                port: first.port,
+                logPath: "\(cluster.logDirectory)/app-second.log"
+            )
+            let status = try await second.waitForExit(timeout: .seconds(5))
+            #expect(status != nil && status != 0, "log:\n\(second.log.suffix(1000))")
+            #expect(second.log.contains("Address already in use"))
+            first.signal(SIGTERM)
+            #expect(try await first.waitForExit(timeout: .seconds(Self.shutdownTimeout + 10)) == 0)
+        }
+
+        @Test("SIGTERM while a client is stuck half-way through sending a form still ends the process within the shutdown bound")
+        func stopWithAStuckClient() async throws {
+            let app = try AppProcess(
+                environment: cluster.environment(extra: ["SHUTDOWN_TIMEOUT": "\(Self.shutdownTimeout)", "LOG_LEVEL": "info"]),
+                logPath: "\(cluster.logDirectory)/app-stuck-client.log"
+            )
+            let http = HTTPClient(eventLoopGroupProvider: .singleton)
+            try await waitUntilUp(http, "http://127.0.0.1:\(app.port)")
+            try await http.shutdown()
+
+            // A form that announces 1,000 bytes and sends 10, then nothing.
+            let socket = try StalledClient(port: app.port)
+            defer { socket.close() }
+            try socket.send("POST /users HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nname=Half&")
+            try await Task.sleep(for: .milliseconds(300))
+
+            let stopping = ContinuousClock.now
+            app.signal(SIGTERM)
+            let status = try await app.waitForExit(timeout: .seconds(Self.shutdownTimeout + 2))
+            let elapsed = ContinuousClock.now - stopping
+            #expect(status != nil, "still running \(Self.shutdownTimeout + 2) s after SIGTERM; log:\n\(app.log.suffix(2000))")
+            #expect(elapsed < .seconds(Self.shutdownTimeout + 1), "took \(elapsed); log:\n\(app.log.suffix(2000))")
+        }
+
+        /// Runs readers against `base` while `faults` runs, and returns what every request got.
+        private func load(
+            _ http: HTTPClient, base: String, ids: [Int64], readers: Int = 8,
+            during faults: @Sendable () async throws -> Void
+        ) async throws -> [Outcome] {
+            let done = StopFlag()
+            return try await withThrowingTaskGroup(of: [Outcome].self) { group in
+                for reader in 0..<readers {
+                    group.addTask {
+                        var outcomes: [Outcome] = []
+                        var count = 0
+                        while !done.isSet, count < 100_000 {
+                            count += 1
+                            let path = (count + reader) % 5 == 0 ? "/users" : "/users/\(ids[(count * 7 + reader) % ids.count])"
+                            let started = ContinuousClock.now
+                            var status: UInt?
+                            do {
+                                let response = try await http.execute(
+                                    HTTPClientRequest(url: base + path), timeout: .seconds(Int64(Self.requestTimeout) + 10)
+                                )
+                                _ = try await response.body.collect(upTo: 1 << 20)
+                                status = response.status.code
+                            } catch {
+                                status = nil
+                            }
+                            outcomes.append(Outcome(status: status, seconds: (ContinuousClock.now - started).inSeconds, path: path))
+                        }
+                        return outcomes
+                    }
+                }
+                try await faults()
+                done.set()
+                var all: [Outcome] = []
+                for try await outcomes in group { all += outcomes }
+                return all
+            }
+        }
+
+        private func waitUntilUp(_ http: HTTPClient, _ base: String) async throws {
+            for _ in 0..<300 {
+                if let response = try? await http.execute(HTTPClientRequest(url: base + "/healthz"), timeout: .seconds(1)),
+                    response.status == .ok
+                {
+                    return
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            throw TestFailure("the app at \(base) did not answer /healthz within 30 s")
+        }
+    }
+}
+
+/// A flag that many tasks read and one sets.
+final class StopFlag: Sendable {
+    private let value = Atomic(false)
+    var isSet: Bool { value.load(ordering: .relaxed) }
+    func set() { value.store(true, ordering: .relaxed) }
+}
+
+/// A raw TCP client that sends part of a request and then stalls, as a slow or broken client does.
+final class StalledClient {
+    private let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestFailure("socket() failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            Glibc.close(fd)
+            throw TestFailure("connect() to port \(port) failed")
+        }
+    }
+
+    func send(_ text: String) throws {
+        let sent = text.utf8CString.withUnsafeBufferPointer { Glibc.send(fd, $0.baseAddress, $0.count - 1, 0) }
+        guard sent == text.utf8.count else { throw TestFailure("send() failed") }
+    }
+
+    func close() {
+        Glibc.close(fd)
+    }
+}
