@@ -11,6 +11,8 @@ struct AppDependencies: Sendable {
     let configuration: AppConfiguration
     let databases: Databases
     let tracker: ReplicaTracker?
+    /// The replica client that only the tracker uses.
+    private let trackerClient: PostgresClient?
     let logger: Logger
     /// The event loops that run the timers of every deadline (and the server and clients).
     let eventLoopGroup: any EventLoopGroup
@@ -18,7 +20,8 @@ struct AppDependencies: Sendable {
     let inFlight = InFlightRequests()
     let renderer: PageRenderer
 
-    /// Connections kept open to the database that serves reads, and to a remote primary.
+    /// At most this many connections to the database that serves reads, and to a remote
+    /// primary; one of each is kept open (see `DatabaseURL.clientConfiguration`).
     static let readPoolSize = 10
     static let writePoolSize = 4
 
@@ -62,9 +65,6 @@ struct AppDependencies: Sendable {
         }
         self.renderer = PageRenderer(regions: configuration.regions, tracker: tracker)
     }
-
-    /// The replica client that only the tracker uses.
-    private let trackerClient: PostgresClient?
 
     /// The router with every route and middleware, in the order a request passes them.
     ///
