@@ -23,8 +23,10 @@ final class ShutdownDeadline: Service, Sendable {
     private let inFlight: InFlightRequests
     private let logger: Logger
     private let queue = DispatchQueue(label: "shutdown-deadline")
-    /// Whether the timer runs, and the signal sources (kept alive for the process's life).
-    private let state = Mutex<(armed: Bool, signals: [any DispatchSourceSignal])>((false, []))
+    /// Whether the timer runs, how many stop signals arrived, and the signal sources (kept
+    /// alive for the process's life). Signals are counted apart from arming: the first signal
+    /// may reach the group's graceful shutdown, which arms the timer too, before it reaches us.
+    private let state = Mutex<(armed: Bool, signalCount: Int, sources: [any DispatchSourceSignal])>((false, 0, []))
 
     init(limit: Duration, inFlight: InFlightRequests, logger: Logger) {
         self.limit = limit
@@ -41,14 +43,17 @@ final class ShutdownDeadline: Service, Sendable {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler { [self] in
-                if !arm(reason: "signal \(number)") {
-                    exitNow("A second stop signal arrived (signal \(number)); exiting without waiting.")
+                let count = state.withLock { state in
+                    state.signalCount += 1
+                    return state.signalCount
                 }
+                if count > 1 { exitNow("A second stop signal arrived (signal \(number)); exiting without waiting.") }
+                arm(reason: "signal \(number)")
             }
             source.resume()
             return source
         }
-        state.withLock { $0.signals = sources }
+        state.withLock { $0.sources = sources }
     }
 
     /// Starts the timer, once; `false` if it was already running.

@@ -129,6 +129,31 @@ extension DatabaseTests {
             #expect(elapsed < .seconds(Self.shutdownTimeout + 1), "took \(elapsed); log:\n\(app.log.suffix(2000))")
         }
 
+        @Test("One SIGTERM is one signal, and a second one ends a draining process at once")
+        func secondSignal() async throws {
+            let app = try AppProcess(
+                environment: cluster.environment(extra: ["SHUTDOWN_TIMEOUT": "20", "LOG_LEVEL": "info"]),
+                logPath: "\(cluster.logDirectory)/app-second-signal.log"
+            )
+            let http = HTTPClient(eventLoopGroupProvider: .singleton)
+            try await waitUntilUp(http, "http://127.0.0.1:\(app.port)")
+            try await http.shutdown()
+            let socket = try StalledClient(port: app.port)
+            defer { socket.close() }
+            try socket.send("POST /users HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\nname=")
+            try await Task.sleep(for: .milliseconds(300))
+
+            app.signal(SIGTERM)
+            // The stalled client keeps the drain busy: one signal must not end it early.
+            #expect(try await app.waitForExit(timeout: .seconds(2)) == nil, "log:\n\(app.log.suffix(1500))")
+            let second = ContinuousClock.now
+            app.signal(SIGTERM)
+            let status = try await app.waitForExit(timeout: .seconds(2))
+            #expect(status == 1, "log:\n\(app.log.suffix(1500))")
+            #expect(ContinuousClock.now - second < .seconds(2))
+            #expect(app.log.contains("A second stop signal arrived"))
+        }
+
         /// Runs readers against `base` while `faults` runs, and returns what every request got.
         private func load(
             _ http: HTTPClient, base: String, ids: [Int64], readers: Int = 8,
