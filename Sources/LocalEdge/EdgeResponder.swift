@@ -100,7 +100,9 @@ public struct EdgeResponder: HTTPResponder {
         if body.readableBytes > 0 || request.method == .post || request.method == .put || request.method == .patch {
             outgoing.body = .bytes(body)
         }
-        return try await client.execute(outgoing, timeout: .seconds(60), logger: logger)
+        // The app answers every request within its own deadline (5 s by default); this only
+        // bounds an instance that stopped answering altogether.
+        return try await client.execute(outgoing, timeout: .seconds(30), logger: logger)
     }
 
     /// Sleeps for the simulated round trip between two regions.

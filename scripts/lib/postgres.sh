@@ -75,7 +75,9 @@ pg_init_replica() {
   local primary_port=$1 data=$2 port=$3
   pg_own "$(dirname "$data")"
   pg_as_owner "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U postgres -D "$data" -R -X stream -c fast >/dev/null || return 1
-  printf 'port = %s\n' "$port" >>"$data/postgresql.auto.conf"
+  # Reconnect to a restarted primary within a second (the default waits 5 s), so replicas
+  # catch up soon after the primary comes back.
+  printf 'port = %s\nwal_retrieve_retry_interval = 1s\n' "$port" >>"$data/postgresql.auto.conf"
 }
 
 # pg_start DATA_DIR LOG_FILE
