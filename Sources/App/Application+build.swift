@@ -1,5 +1,6 @@
 import ServiceLifecycle
 import Configuration
+import EarlyAnswer
 import Hummingbird
 import Logging
 import NIOCore
@@ -82,6 +83,8 @@ struct AppDependencies: Sendable {
         router.add(middleware: FileMiddleware(configuration.publicDirectory, urlBasePath: "/assets", logger: logger))
 
         HealthController(tracker: tracker, maxReplicaLag: configuration.maxReplicaLag).addRoutes(to: router)
+        // Browsers that do not read the page's icon link ask here.
+        router.get("/favicon.ico") { _, _ in Response.redirect(to: "/assets/favicon.svg", type: .permanent) }
 
         // The pages: flash messages, cross-site form check, write routing, then the choice of
         // database for reads.
@@ -135,15 +138,10 @@ func buildApplication(configuration: AppConfiguration) -> some ApplicationProtoc
 /// routes of their own.
 func buildApplication(_ dependencies: AppDependencies, router: Router<AppRequestContext>) -> some ApplicationProtocol {
     let configuration = dependencies.configuration
-    let responder = RequestDeadlineRouter(
-        inner: MethodOverrideRouter(router: router, maximumBody: WriteRoutingMiddleware.maximumReplayableBody),
-        timeout: configuration.requestTimeout,
-        timers: dependencies.eventLoopGroup,
-        inFlight: dependencies.inFlight,
-        timeoutResponse: dependencies.deadlineResponse
-    )
+    let responder = AppResponderBuilder(router: router, dependencies: dependencies)
     var app = Application(
         router: responder,
+        server: .http1(additionalChannelHandlers: [EarlyAnswerHandler()]),
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port),
             serverName: "users"
@@ -163,4 +161,24 @@ func buildApplication(_ dependencies: AppDependencies, router: Router<AppRequest
         )
     }
     return app
+}
+
+/// The router wrapped in what must hold for every request, outermost first: the security
+/// headers, the request deadline, and `_method` (applied before routing, which picks a route
+/// by method before any router middleware runs).
+struct AppResponderBuilder: HTTPResponderBuilder {
+    let router: Router<AppRequestContext>
+    let dependencies: AppDependencies
+
+    func buildResponder() -> SecurityHeadersResponder<RequestDeadlineResponder<MethodOverrideResponder<Router<AppRequestContext>.Responder>>> {
+        SecurityHeadersResponder(
+            next: RequestDeadlineResponder(
+                next: MethodOverrideResponder(next: router.buildResponder(), maximumBody: WriteRoutingMiddleware.maximumReplayableBody),
+                timeout: dependencies.configuration.requestTimeout,
+                timers: dependencies.eventLoopGroup,
+                inFlight: dependencies.inFlight,
+                timeoutResponse: dependencies.deadlineResponse
+            )
+        )
+    }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EarlyAnswer
 import AsyncHTTPClient
 import Hummingbird
 import LocalEdge
@@ -44,12 +45,16 @@ struct EdgeCommand: AsyncParsableCommand {
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         var app = Application(
             responder: EdgeResponder(regions: regionMap, distances: distances, client: client, logger: logger),
+            server: .http1(additionalChannelHandlers: [EarlyAnswerHandler()]),
             configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "local-edge"),
             logger: logger
         )
         app.addServices(proxies)
+        // Like the app, the edge stops within a bound whatever its requests do.
+        var group = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        group.maximumGracefulShutdownDuration = .seconds(5)
         do {
-            try await app.runService()
+            try await ServiceGroup(configuration: group).run()
         } catch {
             try? await client.shutdown()
             throw error

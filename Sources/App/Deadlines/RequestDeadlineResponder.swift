@@ -37,20 +37,5 @@ struct RequestDeadlineResponder<Next: HTTPResponder>: HTTPResponder where Next.C
     }
 }
 
-/// Builds a `RequestDeadlineResponder` around another responder builder (the router).
-struct RequestDeadlineRouter<Inner: HTTPResponderBuilder>: HTTPResponderBuilder where Inner.Responder.Context: RequestContext {
-    let inner: Inner
-    let timeout: Duration
-    let timers: any EventLoopGroup
-    let inFlight: InFlightRequests
-    let timeoutResponse: @Sendable (Request, Inner.Responder.Context) -> Response
-
-    func buildResponder() -> RequestDeadlineResponder<Inner.Responder> {
-        RequestDeadlineResponder(
-            next: inner.buildResponder(), timeout: timeout, timers: timers, inFlight: inFlight, timeoutResponse: timeoutResponse
-        )
-    }
-}
-
 /// A request that did not finish within the request timeout.
 struct RequestDeadlineExceeded: Error {}

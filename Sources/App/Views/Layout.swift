@@ -8,6 +8,7 @@ enum Layout {
           <meta charset="utf-8">
           <meta name="viewport" content="width=device-width, initial-scale=1">
           <title>\(title) · Users</title>
+          <link rel="icon" href="/assets/favicon.svg" type="image/svg+xml">
           <link rel="stylesheet" href="/assets/app.css">
         </head>
         <body>

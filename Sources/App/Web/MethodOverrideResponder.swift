@@ -40,13 +40,3 @@ struct MethodOverrideResponder<Next: HTTPResponder>: HTTPResponder {
         return nil
     }
 }
-
-/// The router, wrapped so `_method` is applied before routing.
-struct MethodOverrideRouter<Context: RequestContext>: HTTPResponderBuilder {
-    let router: Router<Context>
-    let maximumBody: Int
-
-    func buildResponder() -> MethodOverrideResponder<Router<Context>.Responder> {
-        MethodOverrideResponder(next: router.buildResponder(), maximumBody: maximumBody)
-    }
-}
