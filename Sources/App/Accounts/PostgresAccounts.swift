@@ -17,7 +17,7 @@ struct PostgresAccounts: Accounts {
     let timers: any EventLoopGroup
     let logger: Logger
 
-    private typealias UserRow = (Int64, String, Int32, Date, Date)
+    private typealias UserRow = (Int64, String, Int32, Date, Date, Int32)
 
     func listUsers(_ page: PageRequest, readingFrom role: DatabaseRole) async throws -> UserPage {
         let client = databases.client(for: role)
@@ -27,11 +27,11 @@ struct PostgresAccounts: Accounts {
         let query: PostgresQuery =
             switch page {
             case .first:
-                "SELECT id, name, age, inserted_at, updated_at FROM users ORDER BY id DESC LIMIT \(limit)"
+                "SELECT id, name, age, inserted_at, updated_at, lock_version FROM users ORDER BY id DESC LIMIT \(limit)"
             case .olderThan(let id):
-                "SELECT id, name, age, inserted_at, updated_at FROM users WHERE id < \(id) ORDER BY id DESC LIMIT \(limit)"
+                "SELECT id, name, age, inserted_at, updated_at, lock_version FROM users WHERE id < \(id) ORDER BY id DESC LIMIT \(limit)"
             case .newerThan(let id):
-                "SELECT id, name, age, inserted_at, updated_at FROM users WHERE id > \(id) ORDER BY id ASC LIMIT \(limit)"
+                "SELECT id, name, age, inserted_at, updated_at, lock_version FROM users WHERE id > \(id) ORDER BY id ASC LIMIT \(limit)"
             }
         var users = try await withDatabaseTimeout(timeout, timers: timers) {
             try await Self.users(from: client.query(query, logger: logger))
@@ -54,7 +54,7 @@ struct PostgresAccounts: Accounts {
         let logger = self.logger
         return try await withDatabaseTimeout(timeout, timers: timers) {
             try await Self.users(
-                from: client.query("SELECT id, name, age, inserted_at, updated_at FROM users WHERE id = \(id)", logger: logger)
+                from: client.query("SELECT id, name, age, inserted_at, updated_at, lock_version FROM users WHERE id = \(id)", logger: logger)
             ).first
         }
     }
@@ -63,29 +63,41 @@ struct PostgresAccounts: Accounts {
         let written = try await write(
             """
             INSERT INTO users (name, age) VALUES (\(changes.name), \(changes.age))
-            RETURNING id, name, age, inserted_at, updated_at
+            RETURNING id, name, age, inserted_at, updated_at, lock_version
             """
         )
         guard let user = written.value else { throw PostgresAccountsError.noRowReturned }
         return Written(value: user, lsn: written.lsn)
     }
 
-    func updateUser(id: Int64, with changes: UserChanges) async throws -> Written<User>? {
-        let written = try await write(
+    func updateUser(id: Int64, with changes: UserChanges, ifVersionIn versions: [Int]?) async throws -> VersionedWrite {
+        let versions = versions.map { $0.map(Int32.init(clamping:)) }
+        return try await versioned(id: id, versions: versions) {
             """
-            UPDATE users SET name = \(changes.name), age = \(changes.age), updated_at = now()
-            WHERE id = \(id)
-            RETURNING id, name, age, inserted_at, updated_at
+            UPDATE users SET name = \(changes.name), age = \(changes.age), updated_at = now(), lock_version = lock_version + 1
+            WHERE id = \(id) AND (\(versions)::int[] IS NULL OR lock_version = ANY(\(versions)::int[]))
+            RETURNING id, name, age, inserted_at, updated_at, lock_version
             """
-        )
-        return written.value.map { Written(value: $0, lsn: written.lsn) }
+        }
     }
 
-    func deleteUser(id: Int64) async throws -> Written<User>? {
-        let written = try await write(
-            "DELETE FROM users WHERE id = \(id) RETURNING id, name, age, inserted_at, updated_at"
-        )
-        return written.value.map { Written(value: $0, lsn: written.lsn) }
+    func deleteUser(id: Int64, ifVersionIn versions: [Int]?) async throws -> VersionedWrite {
+        let versions = versions.map { $0.map(Int32.init(clamping:)) }
+        return try await versioned(id: id, versions: versions) {
+            """
+            DELETE FROM users WHERE id = \(id) AND (\(versions)::int[] IS NULL OR lock_version = ANY(\(versions)::int[]))
+            RETURNING id, name, age, inserted_at, updated_at, lock_version
+            """
+        }
+    }
+
+    /// Runs a write that only applies at one of `versions`; when it touched no row, asks the
+    /// primary whether the user is gone or was changed since.
+    private func versioned(id: Int64, versions: [Int32]?, _ query: () -> PostgresQuery) async throws -> VersionedWrite {
+        let written = try await write(query())
+        if let user = written.value { return .written(Written(value: user, lsn: written.lsn)) }
+        guard versions != nil, let current = try await user(id: id, readingFrom: .primary) else { return .notFound }
+        return .conflict(current: current)
     }
 
     /// Runs one writing statement on the primary, then reads the WAL position on the same
@@ -128,8 +140,8 @@ struct PostgresAccounts: Accounts {
 
     private static func users(from rows: PostgresRowSequence) async throws -> [User] {
         var users: [User] = []
-        for try await (id, name, age, insertedAt, updatedAt) in rows.decode(UserRow.self) {
-            users.append(User(id: id, name: name, age: Int(age), insertedAt: insertedAt, updatedAt: updatedAt))
+        for try await (id, name, age, insertedAt, updatedAt, lockVersion) in rows.decode(UserRow.self) {
+            users.append(User(id: id, name: name, age: Int(age), insertedAt: insertedAt, updatedAt: updatedAt, lockVersion: Int(lockVersion)))
         }
         return users
     }

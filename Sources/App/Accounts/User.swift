@@ -7,4 +7,7 @@ struct User: Sendable, Equatable {
     let age: Int
     let insertedAt: Date
     let updatedAt: Date
+    /// Starts at 1 and grows by one with every update; edits and deletes name the version
+    /// they were based on (optimistic locking), and it is the page's `ETag`.
+    let lockVersion: Int
 }

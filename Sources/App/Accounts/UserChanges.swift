@@ -4,15 +4,30 @@ import Foundation
 struct UserParams: Sendable, Equatable, Decodable {
     var name: String?
     var age: String?
+    /// The version of the user the form was rendered from (a hidden field), for optimistic
+    /// locking; absent in forms and API calls that do not name one.
+    var lockVersion: String?
 
-    init(name: String? = nil, age: String? = nil) {
+    enum CodingKeys: String, CodingKey {
+        case name, age
+        case lockVersion = "lock_version"
+    }
+
+    init(name: String? = nil, age: String? = nil, lockVersion: String? = nil) {
         self.name = name
         self.age = age
+        self.lockVersion = lockVersion
     }
 
     /// The form values of an existing user, for the edit page.
     init(_ user: User) {
-        self.init(name: user.name, age: String(user.age))
+        self.init(name: user.name, age: String(user.age), lockVersion: String(user.lockVersion))
+    }
+
+    /// The versions a write based on this form may apply to: `nil` when the form names none;
+    /// a value that is not a version matches nothing.
+    var versions: [Int]? {
+        lockVersion.map { text in Int(text.trimmingCharacters(in: .whitespaces)).map { [$0] } ?? [] }
     }
 }
 

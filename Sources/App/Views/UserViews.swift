@@ -71,14 +71,59 @@ enum UserViews {
         """
     }
 
+    /// A save that was based on an older version (409, or 412 for `If-Match`): what is saved
+    /// now beside what the person typed, and a form that re-applies their input to the current
+    /// version. Nothing was overwritten.
+    static func updateConflict(current: User, yours: UserParams) -> HTML {
+        var reapply = yours
+        reapply.lockVersion = String(current.lockVersion)
+        return """
+            <h1>Someone else changed this user</h1>
+            <p class="form-error" role="alert">Your changes were <strong>not saved</strong>: since you opened the form, this user was changed (now at version \(current.lockVersion)). Compare, then save yours again or keep theirs.</p>
+            <div class="comparison">
+              <section class="comparison-side" aria-labelledby="saved-heading">
+                <h2 id="saved-heading">Saved now</h2>
+                <dl class="details">
+                  <dt>Name</dt><dd>\(current.name)</dd>
+                  <dt>Age</dt><dd>\(current.age)</dd>
+                  <dt>Updated</dt><dd><time datetime="\(timestamp(current.updatedAt))">\(readable(current.updatedAt))</time></dd>
+                </dl>
+                <a class="button button-secondary" href="/users/\(current.id)">Keep this version</a>
+              </section>
+              <section class="comparison-side comparison-yours" aria-labelledby="yours-heading">
+                <h2 id="yours-heading">Your changes</h2>
+                \(form(action: "/users/\(current.id)", params: reapply, errors: ValidationErrors(), submit: "Save my changes over theirs", id: "reapply"))
+              </section>
+            </div>
+            """
+    }
+
+    /// A delete that was based on an older version: the current values, and the choice.
+    static func deleteConflict(current: User) -> HTML {
+        """
+        <h1>Someone else changed this user</h1>
+        <p class="form-error" role="alert">The user was <strong>not deleted</strong>: it was changed since you loaded the page (now at version \(current.lockVersion)). Here is what is saved now.</p>
+        <dl class="details">
+          <dt>Name</dt><dd>\(current.name)</dd>
+          <dt>Age</dt><dd>\(current.age)</dd>
+          <dt>Updated</dt><dd><time datetime="\(timestamp(current.updatedAt))">\(readable(current.updatedAt))</time></dd>
+        </dl>
+        <div class="page-actions">
+          <a class="button button-secondary" href="/users/\(current.id)">Keep it</a>
+          \(deleteButton(current, style: "button button-danger", label: "Delete it anyway"))
+        </div>
+        """
+    }
+
     /// The form shared by new and edit; keeps what was typed and shows a message per field.
-    static func form(action: String, params: UserParams, errors: ValidationErrors, submit: String) -> HTML {
+    static func form(action: String, params: UserParams, errors: ValidationErrors, submit: String, id: String? = nil) -> HTML {
         let summary: HTML = errors.isEmpty
             ? ""
             : "<p class=\"form-error\" role=\"alert\">Please fix the fields marked below.</p>"
         return """
-            <form class="user-form" method="post" action="\(action)" novalidate>
+            <form class="user-form" method="post" action="\(action)"\(id.map { " id=\"\($0)\"" as HTML }) novalidate>
               \(summary)
+              \(params.lockVersion.map { "<input type=\"hidden\" name=\"lock_version\" value=\"\($0)\">" as HTML })
               \(field("name", label: "Name", value: params.name, error: errors["name"], attributes: "type=\"text\" maxlength=\"100\" autocomplete=\"name\" required"))
               \(field("age", label: "Age", value: params.age, error: errors["age"], attributes: "type=\"number\" inputmode=\"numeric\" min=\"0\" max=\"150\" step=\"1\" required"))
               <div class="form-actions"><button class="button" type="submit">\(submit)</button></div>
@@ -98,10 +143,11 @@ enum UserViews {
             """
     }
 
-    private static func deleteButton(_ user: User, style: String) -> HTML {
+    private static func deleteButton(_ user: User, style: String, label: String = "Delete") -> HTML {
         """
         <form class="inline-form" method="post" action="/users/\(user.id)/delete">
-          <button class="\(style)" type="submit">Delete</button>
+          <input type="hidden" name="lock_version" value="\(user.lockVersion)">
+          <button class="\(style)" type="submit">\(label)</button>
         </form>
         """
     }

@@ -50,7 +50,9 @@ struct UsersController<Store: Accounts>: Sendable {
         guard let user = try await read(&context, { try await accounts.user(id: id, readingFrom: $0) }) else {
             throw HTTPError(.notFound)
         }
-        return renderer.page(title: user.name, UserViews.show(user), context: context)
+        var response = renderer.page(title: user.name, UserViews.show(user), context: context)
+        response.headers[.eTag] = EntityTag.value(for: user.lockVersion)
+        return response
     }
 
     @Sendable func new(_ request: Request, context: Context) async throws -> Response {
@@ -81,6 +83,9 @@ struct UsersController<Store: Accounts>: Sendable {
         return renderer.page(title: "Edit \(user.name)", UserViews.edit(id: id, UserParams(user), errors: ValidationErrors()), context: context)
     }
 
+    /// Saves the edit form, or a `PUT`/`PATCH`, only if nobody changed the user since the
+    /// version it names (`lock_version`, or `If-Match`); otherwise shows both versions (409, or
+    /// 412 for `If-Match`) and overwrites nothing. Without a version, the last write wins.
     @Sendable func update(_ request: Request, context: Context) async throws -> Response {
         let id = try userID(context)
         let params = try await formParams(request, context: context)
@@ -88,19 +93,41 @@ struct UsersController<Store: Accounts>: Sendable {
         case .failure(let errors):
             return renderer.page(title: "Edit user", UserViews.edit(id: id, params, errors: errors), status: .unprocessableContent, context: context)
         case .success(let changes):
+            let condition = VersionCondition(request, params)
             do {
-                guard let written = try await accounts.updateUser(id: id, with: changes) else { throw HTTPError(.notFound) }
-                return redirect(to: "/users/\(id)", flash: "User updated.", lsn: written.lsn)
+                switch try await accounts.updateUser(id: id, with: changes, ifVersionIn: condition.versions) {
+                case .written(let written):
+                    return redirect(to: "/users/\(id)", flash: "User updated.", lsn: written.lsn)
+                case .notFound:
+                    throw HTTPError(.notFound)
+                case .conflict(let current):
+                    return renderer.page(
+                        title: "Changed by someone else", UserViews.updateConflict(current: current, yours: params),
+                        status: condition.conflictStatus, context: context, readRole: .primary
+                    )
+                }
             } catch let errors as ValidationErrors {
                 return renderer.page(title: "Edit user", UserViews.edit(id: id, params, errors: errors), status: .unprocessableContent, context: context)
             }
         }
     }
 
+    /// Deletes the user, only if nobody changed it since the version the request names.
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
         let id = try userID(context)
-        guard let written = try await accounts.deleteUser(id: id) else { throw HTTPError(.notFound) }
-        return redirect(to: "/users", flash: "User deleted.", lsn: written.lsn)
+        let params = try await formParams(request, context: context, allowingNoForm: true)
+        let condition = VersionCondition(request, params)
+        switch try await accounts.deleteUser(id: id, ifVersionIn: condition.versions) {
+        case .written(let written):
+            return redirect(to: "/users", flash: "User deleted.", lsn: written.lsn)
+        case .notFound:
+            throw HTTPError(.notFound)
+        case .conflict(let current):
+            return renderer.page(
+                title: "Changed by someone else", UserViews.deleteConflict(current: current),
+                status: condition.conflictStatus, context: context, readRole: .primary
+            )
+        }
     }
 
     // MARK: - Helpers
@@ -111,7 +138,12 @@ struct UsersController<Store: Accounts>: Sendable {
         return id
     }
 
-    private func formParams(_ request: Request, context: Context) async throws -> UserParams {
+    /// The submitted form; with `allowingNoForm`, a request without a form body (an API
+    /// `DELETE`) has no fields rather than being a bad request.
+    private func formParams(_ request: Request, context: Context, allowingNoForm: Bool = false) async throws -> UserParams {
+        if allowingNoForm, request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") != true {
+            return UserParams()
+        }
         do {
             return try await request.decode(as: UserParams.self, context: context)
         } catch let error as HTTPError where error.status == .contentTooLarge {
@@ -143,5 +175,27 @@ struct UsersController<Store: Accounts>: Sendable {
         response.setCookie(flash.cookie(message))
         afterWrite(&response, lsn)
         return response
+    }
+}
+
+/// The versions a write may apply to, and how a mismatch is answered: `If-Match` (an API
+/// client's ETag) comes before the form's `lock_version`, and is answered 412 as HTTP says;
+/// a stale form is a 409.
+private struct VersionCondition {
+    let versions: [Int]?
+    let conflictStatus: HTTPResponse.Status
+
+    init(_ request: Request, _ params: UserParams) {
+        if let versions = EntityTag.versions(in: request) {
+            self.versions = versions
+            conflictStatus = .preconditionFailed
+        } else if request.headers[.ifMatch] != nil {
+            // `If-Match: *`: any version of a user that exists.
+            versions = nil
+            conflictStatus = .preconditionFailed
+        } else {
+            versions = params.versions
+            conflictStatus = .conflict
+        }
     }
 }
