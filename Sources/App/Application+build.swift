@@ -19,6 +19,8 @@ struct AppDependencies: Sendable {
     let eventLoopGroup: any EventLoopGroup
     /// Requests whose work is still running, for the log of a forced exit.
     let inFlight = InFlightRequests()
+    /// The Prometheus metrics, served on `METRICS_PORT`.
+    let metrics: AppMetrics
     let renderer: PageRenderer
 
     /// At most this many connections to the database that serves reads, and to a remote
@@ -27,13 +29,22 @@ struct AppDependencies: Sendable {
     static let writePoolSize = 4
 
     init(configuration: AppConfiguration) {
-        var logger = Logger(label: "users")
+        var logger: Logger
+        switch configuration.logFormat {
+        case .text:
+            logger = Logger(label: "users")
+        case .json:
+            let output = JSONLogHandler.Output()
+            logger = Logger(label: "users") { JSONLogHandler(label: $0, output: output) }
+        }
         logger.logLevel = configuration.logLevel
         logger[metadataKey: "region"] = "\(configuration.regions.region)"
         self.logger = logger
         self.configuration = configuration
         let eventLoopGroup = MultiThreadedEventLoopGroup.singleton
         self.eventLoopGroup = eventLoopGroup
+        let metrics = AppMetrics(region: configuration.regions.region)
+        self.metrics = metrics
 
         let connectTimeout: Duration = .seconds(3)
         let replicaURL = configuration.replicaURL
@@ -62,7 +73,7 @@ struct AppDependencies: Sendable {
             )
         }
         self.tracker = trackerClient.map {
-            ReplicaTracker(replica: $0, primary: primary, timers: eventLoopGroup, logger: logger)
+            ReplicaTracker(replica: $0, primary: primary, timers: eventLoopGroup, metrics: metrics, logger: logger)
         }
         self.renderer = PageRenderer(regions: configuration.regions, tracker: tracker)
     }
@@ -78,6 +89,7 @@ struct AppDependencies: Sendable {
         // Every response: the region header, HTML error pages, the stylesheet.
         router.add(middleware: RegionHeaderMiddleware(region: configuration.regions.region))
         router.add(middleware: RequestLogMiddleware())
+        router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
         router.add(middleware: FlyRequestMiddleware())
         router.add(middleware: ErrorPageMiddleware(renderer: renderer))
         router.add(middleware: FileMiddleware(configuration.publicDirectory, urlBasePath: "/assets", logger: logger))
@@ -97,12 +109,16 @@ struct AppDependencies: Sendable {
                 mode: configuration.writeMode,
                 tracker: tracker,
                 readYourWrites: readYourWrites,
-                waitTimeout: configuration.readYourWritesTimeout
+                waitTimeout: configuration.readYourWritesTimeout,
+                metrics: metrics
             ))
         UsersController(
-            accounts: PostgresAccounts(databases: databases, timeout: configuration.databaseTimeout, timers: eventLoopGroup, logger: logger),
+            accounts: PostgresAccounts(
+                databases: databases, timeout: configuration.databaseTimeout, timers: eventLoopGroup, metrics: metrics, logger: logger
+            ),
             renderer: renderer,
             flash: Flash(signer: signer),
+            metrics: metrics,
             afterWrite: { response, lsn in readYourWrites.remember(lsn, in: &response) }
         ).addRoutes(to: pages)
         addPages(pages)
@@ -111,11 +127,18 @@ struct AppDependencies: Sendable {
 
     /// The database clients and the tracker, as services of the application.
     var services: [any Service] {
-        databases.services + (trackerClient.map { [$0] } ?? []) + (tracker.map { [$0] } ?? [])
+        var services = databases.services + (trackerClient.map { [$0] } ?? []) + (tracker.map { [$0] } ?? [])
+        if let port = configuration.metricsPort {
+            services.append(
+                MetricsServer.application(metrics: metrics, host: configuration.host, port: port, eventLoopGroup: eventLoopGroup, logger: logger)
+            )
+        }
+        return services
     }
 
     /// The answer for a request that ran out of time: a 503 page that asks to retry.
     @Sendable func deadlineResponse(_ request: Request, context: AppRequestContext) -> Response {
+        metrics.requestDeadlineExceeded()
         var response = renderer.errorPage(
             .serviceUnavailable,
             title: "Taking too long",

@@ -15,6 +15,7 @@ struct PostgresAccounts: Accounts {
     let timeout: Duration
     /// Where the timeouts' timers run.
     let timers: any EventLoopGroup
+    let metrics: AppMetrics
     let logger: Logger
 
     private typealias UserRow = (Int64, String, Int32, Date, Date, Int32)
@@ -33,7 +34,7 @@ struct PostgresAccounts: Accounts {
             case .newerThan(let id):
                 "SELECT id, name, age, inserted_at, updated_at, lock_version FROM users WHERE id > \(id) ORDER BY id ASC LIMIT \(limit)"
             }
-        var users = try await withDatabaseTimeout(timeout, timers: timers) {
+        var users = try await measured(databases.server(for: role)) {
             try await Self.users(from: client.query(query, logger: logger))
         }
         let hasMore = users.count > Self.pageSize
@@ -52,7 +53,7 @@ struct PostgresAccounts: Accounts {
     func user(id: Int64, readingFrom role: DatabaseRole) async throws -> User? {
         let client = databases.client(for: role)
         let logger = self.logger
-        return try await withDatabaseTimeout(timeout, timers: timers) {
+        return try await measured(databases.server(for: role)) {
             try await Self.users(
                 from: client.query("SELECT id, name, age, inserted_at, updated_at, lock_version FROM users WHERE id = \(id)", logger: logger)
             ).first
@@ -112,7 +113,7 @@ struct PostgresAccounts: Accounts {
         let primary = databases.primary
         let logger = self.logger
         do {
-            return try await withDatabaseTimeout(timeout, timers: timers) {
+            return try await measured(.primary) {
                 try await primary.withConnection { connection in
                     let user = try await Self.users(from: connection.query(query, logger: logger)).first
                     var lsn: LSN?
@@ -125,6 +126,22 @@ struct PostgresAccounts: Accounts {
             // The table repeats the validation rules; should they ever disagree, the person
             // still gets a message on the field rather than an error page.
             throw Self.validationErrors(constraint: error.serverInfo?[.constraintName])
+        }
+    }
+
+    /// Runs one database call of a request within the timeout, and records it: its duration
+    /// and outcome, and that it holds (or waits for) a connection meanwhile.
+    private func measured<Result: Sendable>(_ role: DatabaseRole, _ call: @escaping @Sendable () async throws -> Result) async throws -> Result {
+        let started = ContinuousClock.now
+        metrics.databaseCallsInFlight(role: role, change: 1)
+        defer { metrics.databaseCallsInFlight(role: role, change: -1) }
+        do {
+            let result = try await withDatabaseTimeout(timeout, timers: timers, call)
+            metrics.queryFinished(role: role, outcome: .ok, after: .now - started)
+            return result
+        } catch {
+            metrics.queryFinished(role: role, outcome: .init(error), after: .now - started)
+            throw error
         }
     }
 

@@ -37,10 +37,15 @@ struct AppConfiguration: Sendable {
     var port: Int
     /// `LOG_LEVEL`, default `info`.
     var logLevel: Logger.Level
+    /// `LOG_FORMAT`: `text` (default, for people) or `json` (one object per line, for log shippers).
+    var logFormat: LogFormat
+    /// The port of the Prometheus endpoint (`METRICS_PORT`, default 9091; `off` for none).
+    var metricsPort: Int?
     /// The folder with the stylesheet and other static files.
     var publicDirectory: String
 
     static let defaultPort = 8080
+    static let defaultMetricsPort = 9091
 
     /// Reads and validates the configuration.
     ///
@@ -55,6 +60,7 @@ struct AppConfiguration: Sendable {
     ///   than `REQUEST_TIMEOUT`), `SHUTDOWN_TIMEOUT` (seconds, default 10).
     /// - `SECRET_KEY_BASE`: at least 32 characters; optional.
     /// - `HOST` (default `::`), `PORT` (default 8080), `LOG_LEVEL` (default `info`), `PUBLIC_DIR`.
+    /// - `LOG_FORMAT` (`text` or `json`), `METRICS_PORT` (default 9091, or `off`).
     init(reader: ConfigReader) throws(ConfigurationError) {
         guard let primaryText = reader.string(forKey: "database.url", isSecret: true), !primaryText.isEmpty else {
             throw .missing("DATABASE_URL", hint: "set it to the primary's URL, like postgres://user:password@host:5432/database")
@@ -142,6 +148,25 @@ struct AppConfiguration: Sendable {
             self.logLevel = .info
         }
         self.publicDirectory = Self.nonEmpty(reader.string(forKey: "public.dir")) ?? "Public"
+        if let formatText = Self.nonEmpty(reader.string(forKey: "log.format")) {
+            guard let format = LogFormat(rawValue: formatText.lowercased()) else {
+                throw .invalid("LOG_FORMAT", reason: "must be text or json")
+            }
+            self.logFormat = format
+        } else {
+            self.logFormat = .text
+        }
+        switch Self.nonEmpty(reader.string(forKey: "metrics.port"))?.lowercased() {
+        case nil:
+            self.metricsPort = Self.defaultMetricsPort
+        case "off":
+            self.metricsPort = nil
+        case let text?:
+            guard let port = Int(text), (1...65535).contains(port), port != self.port else {
+                throw .invalid("METRICS_PORT", reason: "must be a port from 1 to 65535 other than PORT, or off")
+            }
+            self.metricsPort = port
+        }
     }
 
     private static func nonEmpty(_ value: String?) -> String? {
@@ -160,6 +185,14 @@ struct AppConfiguration: Sendable {
     private static func deriveKey(from secret: String) -> SymmetricKey {
         SymmetricKey(data: SHA256.hash(data: Data("fly-multiregion-users cookies\0\(secret)".utf8)))
     }
+}
+
+/// How log lines are written.
+enum LogFormat: String, Sendable {
+    /// swift-log's plain lines, for a terminal.
+    case text
+    /// One JSON object per line, for log shippers.
+    case json
 }
 
 /// How a write that arrives outside the primary region reaches the primary.

@@ -16,6 +16,11 @@ struct Databases: Sendable {
         }
     }
 
+    /// The server that answers reads meant for `role`: the primary when there is no replica.
+    func server(for role: DatabaseRole) -> DatabaseRole {
+        replica == nil ? .primary : role
+    }
+
     /// The clients as services, so they start and stop with the application.
     var services: [any Service] {
         [primary] + (replica.map { [$0] } ?? [])

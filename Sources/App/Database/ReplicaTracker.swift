@@ -49,6 +49,7 @@ final class ReplicaTracker: Service, Sendable {
     private let queryTimeout: Duration
     private let primaryQueryTimeout: Duration
     private let timers: any EventLoopGroup
+    private let metrics: AppMetrics?
     private let logger: Logger
     private let state = Mutex(State())
     private let shutDown = ShutdownSignal()
@@ -64,6 +65,7 @@ final class ReplicaTracker: Service, Sendable {
         queryTimeout: Duration = .seconds(1),
         primaryQueryTimeout: Duration = .seconds(3),
         timers: any EventLoopGroup,
+        metrics: AppMetrics? = nil,
         logger: Logger
     ) {
         self.replica = replica
@@ -74,6 +76,7 @@ final class ReplicaTracker: Service, Sendable {
         self.queryTimeout = queryTimeout
         self.primaryQueryTimeout = primaryQueryTimeout
         self.timers = timers
+        self.metrics = metrics
         self.logger = logger
         (self.wakeUps, self.wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
@@ -199,6 +202,7 @@ final class ReplicaTracker: Service, Sendable {
 
     private func publish(_ status: ReplicaStatus) {
         state.withLock { $0.status = status }
+        metrics?.replicaStatus(status)
         let now = ContinuousClock().now
         resumeWaiters { waiter in status.hasReplayed(waiter.lsn) || waiter.deadline <= now }
     }

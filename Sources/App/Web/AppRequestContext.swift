@@ -1,4 +1,5 @@
 import Hummingbird
+import Synchronization
 
 /// Per-request state: which database serves the reads, the flash message, replication facts.
 ///
@@ -21,6 +22,8 @@ struct AppRequestContext: RequestContext {
     var pickerRegions: [String] = []
     /// The request's path, for links that come back to this page.
     var path = "/users"
+    /// What the request log line reports; shared by every copy of this context.
+    let record = RequestRecord()
 
     init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
@@ -30,4 +33,16 @@ struct AppRequestContext: RequestContext {
     var maxUploadSize: Int { 1_048_576 }
 
     var requestDecoder: URLEncodedFormDecoder { URLEncodedFormDecoder() }
+}
+
+/// Facts about a request that outer middleware (the request log) reads after inner code set
+/// them: a reference, because each middleware passes its own copy of the context down.
+final class RequestRecord: Sendable {
+    private let role = Mutex<DatabaseRole?>(nil)
+
+    /// The database whose answer the page shows (set when the page is rendered).
+    var database: DatabaseRole? {
+        get { role.withLock { $0 } }
+        set { role.withLock { $0 = newValue } }
+    }
 }

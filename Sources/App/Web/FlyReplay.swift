@@ -9,7 +9,7 @@ enum FlyReplay {
     static let sourceHeader = HTTPField.Name("fly-replay-src")!
 
     /// Why a request is replayed; sent as `state` and shown by the replayed instance.
-    enum Reason: String, Sendable {
+    enum Reason: String, Sendable, CaseIterable {
         /// A write arrived outside the primary region.
         case write
         /// A GET tried to write and the replica refused it (SQLSTATE 25006).

@@ -36,9 +36,11 @@ struct PageRenderer: Sendable {
         context: AppRequestContext,
         readRole: DatabaseRole? = nil
     ) -> Response {
+        let database = readRole ?? context.readRole
+        context.record.database = database
         let html = Layout.page(
             title: title,
-            badge: badge(readRole: readRole ?? context.readRole, context: context),
+            badge: badge(readRole: database, context: context),
             flash: context.flash,
             content: content
         )

@@ -62,6 +62,8 @@ struct TestCluster: Sendable {
             "READ_YOUR_WRITES_TIMEOUT": "1",
             "SECRET_KEY_BASE": String(repeating: "test-secret-", count: 4),
             "LOG_LEVEL": "warning",
+            // Tests that read the Prometheus endpoint over HTTP pick a free port themselves.
+            "METRICS_PORT": "off",
         ]
         if useReplica { environment["REPLICA_DATABASE_URL"] = replicaURL }
         return environment.merging(extra) { $1 }

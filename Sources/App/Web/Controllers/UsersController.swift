@@ -8,6 +8,7 @@ struct UsersController<Store: Accounts>: Sendable {
     let accounts: Store
     let renderer: PageRenderer
     let flash: Flash
+    let metrics: AppMetrics
     /// Called after every successful write with the response and the WAL position, so
     /// read-your-writes can remember it.
     let afterWrite: @Sendable (inout Response, LSN?) -> Void
@@ -164,6 +165,7 @@ struct UsersController<Store: Accounts>: Sendable {
             context.logger.warning("Replica unavailable; reading from the primary")
             // The replica went away between the tracker's polls: let it look again now.
             renderer.tracker?.pollSoon()
+            metrics.readFellBackToPrimary(.replicaDown)
             context.readRole = .primary
             return try await body(.primary)
         }

@@ -18,6 +18,7 @@ struct ReadRoutingMiddleware: RouterMiddleware {
     let tracker: ReplicaTracker?
     let readYourWrites: ReadYourWrites
     let waitTimeout: Duration
+    let metrics: AppMetrics
 
     /// Whether reads that the replica cannot serve go to Fly's replay, not a direct connection.
     private var replaysToPrimary: Bool { mode == .replay && !regions.isPrimaryRegion }
@@ -38,8 +39,11 @@ struct ReadRoutingMiddleware: RouterMiddleware {
         if !status.isReachable {
             if replaysToPrimary { return try replay(context, reason: .replicaDown) }
             context.readRole = .primary
+            metrics.readFellBackToPrimary(.replicaDown)
         } else if !WriteRoutingMiddleware.isWrite(request.method), case .written(let lsn) = position {
-            switch await tracker.waitUntilReplayed(lsn, timeout: waitTimeout) {
+            let outcome = await tracker.waitUntilReplayed(lsn, timeout: waitTimeout)
+            metrics.readYourWritesWait(outcome)
+            switch outcome {
             case .alreadyReplayed:
                 replicaCaughtUp = true
             case .caughtUp(let waited):
@@ -49,6 +53,7 @@ struct ReadRoutingMiddleware: RouterMiddleware {
                 context.replicationWait = waited
                 if replaysToPrimary { return try replay(context, reason: .stale) }
                 context.readRole = .primary
+                metrics.readFellBackToPrimary(.stale)
             }
         } else if position == .invalid {
             // Malformed or forged: ignore it, and drop it.
@@ -62,6 +67,7 @@ struct ReadRoutingMiddleware: RouterMiddleware {
             context.logger.notice("A read-only replica refused a write; sending the request to the primary")
             if replaysToPrimary { return try replay(context, reason: .capturedWrite) }
             context.readRole = .primary
+            metrics.readFellBackToPrimary(.capturedWrite)
             response = try await next(request, context)
         }
         if replicaCaughtUp { clearCookie(in: &response) }

@@ -1,0 +1,79 @@
+import Foundation
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Writes each log line as one JSON object to standard output (`LOG_FORMAT=json`), for log
+/// shippers: `{"time":…,"level":…,"message":…, …metadata}`. Metadata values are strings.
+struct JSONLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+    /// Serialises writes, so lines from different threads never interleave.
+    private let output: Output
+
+    init(label: String, output: Output) {
+        self.label = label
+        self.output = output
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        var fields: [(String, String)] = [
+            ("time", Timestamp.iso8601(Date())), ("level", level.rawValue), ("logger", label), ("message", message.description),
+        ]
+        let merged = explicit.map { metadata.merging($0) { $1 } } ?? metadata
+        for key in merged.keys.sorted() where !["time", "level", "logger", "message"].contains(key) {
+            fields.append((key, merged[key]!.description))
+        }
+        output.write("{" + fields.map { "\(Self.quoted($0.0)):\(Self.quoted($0.1))" }.joined(separator: ",") + "}\n")
+    }
+
+    /// `text` as a JSON string literal.
+    static func quoted(_ text: String) -> String {
+        var result = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029:
+                let hex = String(scalar.value, radix: 16)
+                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result + "\""
+    }
+
+    /// Standard output, one whole line per `write(2)` (unbuffered, so a pipe sees each line at
+    /// once), one line at a time.
+    final class Output: Sendable {
+        private let lock = Mutex(())
+
+        func write(_ line: String) {
+            var line = line
+            lock.withLock { _ in
+                line.withUTF8 { bytes in
+                    var offset = 0
+                    while offset < bytes.count {
+                        let written = Glibc.write(1, bytes.baseAddress! + offset, bytes.count - offset)
+                        if written <= 0 { return }
+                        offset += written
+                    }
+                }
+            }
+        }
+    }
+}
