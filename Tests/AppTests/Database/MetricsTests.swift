@@ -1,7 +1,6 @@
 import AsyncHTTPClient
 import Foundation
 import HTTPTypes
-import NIOHTTP1
 import Hummingbird
 import HummingbirdTesting
 import Testing
@@ -48,12 +47,8 @@ extension DatabaseTests {
             let http = HTTPClient(eventLoopGroupProvider: .singleton)
             do {
                 let base = "http://127.0.0.1:\(app.port)"
-                var up = false
-                for _ in 0..<300 where !up {
-                    up = (try? await http.execute(HTTPClientRequest(url: base + "/users"), timeout: .seconds(1)))?.status == .ok
-                    if !up { try await Task.sleep(for: .milliseconds(100)) }
-                }
-                #expect(up)
+                try await app.waitUntilAnswering(http)
+                _ = try await http.execute(HTTPClientRequest(url: base + "/users"), timeout: .seconds(5))
                 let response = try await http.execute(HTTPClientRequest(url: "http://127.0.0.1:\(metricsPort)/metrics"), timeout: .seconds(5))
                 #expect(response.status == .ok)
                 #expect(response.headers.first(name: "content-type") == "text/plain; version=0.0.4; charset=utf-8")
@@ -82,12 +77,8 @@ extension DatabaseTests {
             do {
                 var request = HTTPClientRequest(url: "http://127.0.0.1:\(app.port)/users")
                 request.headers.add(name: "fly-request-id", value: "01TESTREQUESTID-nrt")
-                var status: HTTPResponseStatus?
-                for _ in 0..<300 where status != .ok {
-                    status = (try? await http.execute(request, timeout: .seconds(1)))?.status
-                    if status != .ok { try await Task.sleep(for: .milliseconds(100)) }
-                }
-                #expect(status == .ok)
+                try await app.waitUntilAnswering(http)
+                #expect(try await http.execute(request, timeout: .seconds(5)).status == .ok)
                 try await Task.sleep(for: .milliseconds(200))
             } catch {
                 try? await http.shutdown()

@@ -1,8 +1,5 @@
 import AsyncHTTPClient
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import NIOCore
 import Synchronization
 import Testing
@@ -51,7 +48,7 @@ extension DatabaseTests {
             let http = HTTPClient(eventLoopGroupProvider: .singleton)
             let base = "http://127.0.0.1:\(app.port)"
             do {
-                try await waitUntilUp(http, base)
+                try await app.waitUntilAnswering(http)
                 let outcomes = try await load(http, base: base, ids: ids) {
                     for _ in 0..<4 {
                         try await Task.sleep(for: .milliseconds(1500))
@@ -91,7 +88,7 @@ extension DatabaseTests {
         func portInUse() async throws {
             let first = try AppProcess(environment: cluster.environment(), logPath: "\(cluster.logDirectory)/app-first.log")
             let http = HTTPClient(eventLoopGroupProvider: .singleton)
-            try await waitUntilUp(http, "http://127.0.0.1:\(first.port)")
+            try await first.waitUntilAnswering(http)
             try await http.shutdown()
             let second = try AppProcess(
                 environment: cluster.environment(),
@@ -112,12 +109,12 @@ extension DatabaseTests {
                 logPath: "\(cluster.logDirectory)/app-stuck-client.log"
             )
             let http = HTTPClient(eventLoopGroupProvider: .singleton)
-            try await waitUntilUp(http, "http://127.0.0.1:\(app.port)")
+            try await app.waitUntilAnswering(http)
             try await http.shutdown()
 
             // A form that announces 1,000 bytes and sends 10, then nothing.
-            let socket = try StalledClient(port: app.port)
-            defer { socket.close() }
+            let socket = try LoopbackSocket(port: app.port)
+            defer { withExtendedLifetime(socket) {} }  // the stalled connection must stay open until the end
             try socket.send("POST /users HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nname=Half&")
             try await Task.sleep(for: .milliseconds(300))
 
@@ -136,10 +133,10 @@ extension DatabaseTests {
                 logPath: "\(cluster.logDirectory)/app-second-signal.log"
             )
             let http = HTTPClient(eventLoopGroupProvider: .singleton)
-            try await waitUntilUp(http, "http://127.0.0.1:\(app.port)")
+            try await app.waitUntilAnswering(http)
             try await http.shutdown()
-            let socket = try StalledClient(port: app.port)
-            defer { socket.close() }
+            let socket = try LoopbackSocket(port: app.port)
+            defer { withExtendedLifetime(socket) {} }  // the stalled connection must stay open until the end
             try socket.send("POST /users HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\nname=")
             try await Task.sleep(for: .milliseconds(300))
 
@@ -191,18 +188,6 @@ extension DatabaseTests {
                 return all
             }
         }
-
-        private func waitUntilUp(_ http: HTTPClient, _ base: String) async throws {
-            for _ in 0..<300 {
-                if let response = try? await http.execute(HTTPClientRequest(url: base + "/healthz"), timeout: .seconds(1)),
-                    response.status == .ok
-                {
-                    return
-                }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            throw TestFailure("the app at \(base) did not answer /healthz within 30 s")
-        }
     }
 }
 
@@ -213,32 +198,3 @@ final class StopFlag: Sendable {
     func set() { value.store(true, ordering: .relaxed) }
 }
 
-/// A raw TCP client that sends part of a request and then stalls, as a slow or broken client does.
-final class StalledClient {
-    private let fd: Int32
-
-    init(port: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestFailure("socket() failed") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
-            Glibc.close(fd)
-            throw TestFailure("connect() to port \(port) failed")
-        }
-    }
-
-    func send(_ text: String) throws {
-        let sent = text.utf8CString.withUnsafeBufferPointer { Glibc.send(fd, $0.baseAddress, $0.count - 1, 0) }
-        guard sent == text.utf8.count else { throw TestFailure("send() failed") }
-    }
-
-    func close() {
-        Glibc.close(fd)
-    }
-}

@@ -4,10 +4,6 @@ import NIOCore
 import NIOHTTP1
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 @testable import App
 
 extension DatabaseTests {
@@ -30,13 +26,8 @@ extension DatabaseTests {
             )
             let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
             do {
-                let base = "http://127.0.0.1:\(app.port)"
-                for attempt in 0... {
-                    if let up = try? await http.execute(HTTPClientRequest(url: base + "/healthz"), timeout: .seconds(1)), up.status == .ok { break }
-                    guard attempt < 300 else { throw TestFailure("the app did not start; log:\n\(app.log.suffix(1000))") }
-                    try await Task.sleep(for: .milliseconds(100))
-                }
-                try await body(http, base)
+                try await app.waitUntilAnswering(http)
+                try await body(http, "http://127.0.0.1:\(app.port)")
             } catch {
                 try? await http.shutdown()
                 throw error
@@ -138,42 +129,13 @@ extension DatabaseTests {
                 #expect(reply.contains("larger than 1 MB"), "the app's own page")
             }
         }
-
         /// What a client like Python's urllib does: send the whole request, body included, and only
-        /// then read the answer until the server closes. Every socket wait is bounded (10 s).
+        /// then read the answer until the server closes.
         private func sendWholeBodyThenRead(port: Int, bodyBytes: Int) throws -> String {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { throw TestFailure("socket() failed") }
-            defer { close(fd) }
-            var timeout = timeval(tv_sec: 10, tv_usec: 0)
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard connected == 0 else { throw TestFailure("connect() failed") }
+            let socket = try LoopbackSocket(port: port)
             let head = "POST /users HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(bodyBytes)\r\n\r\n"
-            var bytes = Array(head.utf8) + [UInt8](repeating: UInt8(ascii: "x"), count: bodyBytes)
-            var offset = 0
-            while offset < bytes.count {
-                let sent = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                guard sent > 0 else { throw TestFailure("sending stalled after \(offset) of \(bytes.count) bytes (errno \(errno))") }
-                offset += sent
-            }
-            bytes = []
-            var reply: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-                if count == 0 { break }
-                guard count > 0 else { throw TestFailure("the server neither answered nor closed (errno \(errno)); got \(reply.count) bytes") }
-                reply += buffer[..<count]
-            }
-            return String(decoding: reply, as: UTF8.self)
+            try socket.send(Array(head.utf8) + [UInt8](repeating: UInt8(ascii: "x"), count: bodyBytes))
+            return try socket.readToEnd()
         }
     }
 }

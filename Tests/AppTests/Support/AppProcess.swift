@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -69,6 +70,19 @@ final class AppProcess {
             }
         }
         return exitStatus
+    }
+
+    /// Waits until the app answers `/healthz` (at most 30 s), failing with its log otherwise.
+    func waitUntilAnswering(_ http: HTTPClient) async throws {
+        for _ in 0..<300 {
+            if let response = try? await http.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz"), timeout: .seconds(1)),
+                response.status == .ok
+            {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw TestFailure("the app on port \(port) did not answer /healthz within 30 s; log:\n\(log.suffix(1500))")
     }
 
     /// What the process logged so far.

@@ -1,0 +1,60 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A raw TCP connection to 127.0.0.1, for what an HTTP client library will not do: stall half
+/// way through a request, or send a whole body before reading. Every send and receive is
+/// bounded by `timeout`.
+final class LoopbackSocket {
+    private let fd: Int32
+
+    init(port: Int, timeout: Int = 10) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestFailure("socket() failed") }
+        var limit = timeval(tv_sec: timeout, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            Glibc.close(fd)
+            throw TestFailure("connect() to port \(port) failed")
+        }
+    }
+
+    deinit { Glibc.close(fd) }
+
+    /// Sends every byte, or throws when the peer stops reading for longer than the timeout.
+    func send(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard sent > 0 else { throw TestFailure("sending stalled after \(offset) of \(bytes.count) bytes (errno \(errno))") }
+            offset += sent
+        }
+    }
+
+    func send(_ text: String) throws {
+        try send(Array(text.utf8))
+    }
+
+    /// Reads until the peer closes; throws when it neither sends nor closes within the timeout.
+    func readToEnd() throws -> String {
+        var reply: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count == 0 { return String(decoding: reply, as: UTF8.self) }
+            guard count > 0 else { throw TestFailure("the server neither answered nor closed (errno \(errno)); got \(reply.count) bytes") }
+            reply += buffer[..<count]
+        }
+    }
+}
