@@ -104,19 +104,8 @@ extension DatabaseTests {
 
         @Test("SIGTERM while a client is stuck half-way through sending a form still ends the process within the shutdown bound")
         func stopWithAStuckClient() async throws {
-            let app = try AppProcess(
-                environment: cluster.environment(extra: ["SHUTDOWN_TIMEOUT": "\(Self.shutdownTimeout)", "LOG_LEVEL": "info"]),
-                logPath: "\(cluster.logDirectory)/app-stuck-client.log"
-            )
-            let http = HTTPClient(eventLoopGroupProvider: .singleton)
-            try await app.waitUntilAnswering(http)
-            try await http.shutdown()
-
-            // A form that announces 1,000 bytes and sends 10, then nothing.
-            let socket = try LoopbackSocket(port: app.port)
+            let (app, socket) = try await appWithStalledClient(shutdownTimeout: Self.shutdownTimeout, log: "app-stuck-client.log")
             defer { withExtendedLifetime(socket) {} }  // the stalled connection must stay open until the end
-            try socket.send("POST /users HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nname=Half&")
-            try await Task.sleep(for: .milliseconds(300))
 
             let stopping = ContinuousClock.now
             app.signal(SIGTERM)
@@ -128,17 +117,8 @@ extension DatabaseTests {
 
         @Test("One SIGTERM is one signal, and a second one ends a draining process at once")
         func secondSignal() async throws {
-            let app = try AppProcess(
-                environment: cluster.environment(extra: ["SHUTDOWN_TIMEOUT": "20", "LOG_LEVEL": "info"]),
-                logPath: "\(cluster.logDirectory)/app-second-signal.log"
-            )
-            let http = HTTPClient(eventLoopGroupProvider: .singleton)
-            try await app.waitUntilAnswering(http)
-            try await http.shutdown()
-            let socket = try LoopbackSocket(port: app.port)
+            let (app, socket) = try await appWithStalledClient(shutdownTimeout: 20, log: "app-second-signal.log")
             defer { withExtendedLifetime(socket) {} }  // the stalled connection must stay open until the end
-            try socket.send("POST /users HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\nname=")
-            try await Task.sleep(for: .milliseconds(300))
 
             app.signal(SIGTERM)
             // The stalled client keeps the drain busy: one signal must not end it early.
@@ -149,6 +129,22 @@ extension DatabaseTests {
             #expect(status == 1, "log:\n\(app.log.suffix(1500))")
             #expect(ContinuousClock.now - second < .seconds(2))
             #expect(app.log.contains("A second stop signal arrived"))
+        }
+
+        /// Starts the app, then leaves a client stalled half-way through sending a form (it
+        /// announces 1,000 bytes and sends 10), which keeps a graceful drain busy.
+        private func appWithStalledClient(shutdownTimeout: Double, log: String) async throws -> (AppProcess, LoopbackSocket) {
+            let app = try AppProcess(
+                environment: cluster.environment(extra: ["SHUTDOWN_TIMEOUT": "\(shutdownTimeout)", "LOG_LEVEL": "info"]),
+                logPath: "\(cluster.logDirectory)/\(log)"
+            )
+            let http = HTTPClient(eventLoopGroupProvider: .singleton)
+            try await app.waitUntilAnswering(http)
+            try await http.shutdown()
+            let socket = try LoopbackSocket(port: app.port)
+            try socket.send("POST /users HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nname=Half&")
+            try await Task.sleep(for: .milliseconds(300))
+            return (app, socket)
         }
 
         /// Runs readers against `base` while `faults` runs, and returns what every request got.
