@@ -359,6 +359,50 @@ def browse(driver, checks, edge, screenshot_dir):
     check_console_check(driver, checks)
 
 
+def check_fly(edge):
+    """Runs scripts/check-fly against the edge; its exit status and output."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "check-fly")
+    result = subprocess.run([sys.executable, script, edge, "--regions", f"{PRIMARY},{REPLICA}", "--timeout", "10"],
+                            capture_output=True, text=True, timeout=120)
+    return result.returncode, result.stdout + result.stderr
+
+
+def replica_ctl(action):
+    """Stops or starts the test cluster's replica with scripts/test's pg_ctl wrapper."""
+    pg_ctl, data = os.environ.get("TEST_PG_CTL"), os.environ.get("TEST_REPLICA_DATA")
+    if not pg_ctl or not data:
+        raise RuntimeError("TEST_PG_CTL and TEST_REPLICA_DATA are not set (scripts/test sets them)")
+    arguments = [pg_ctl, action, "-D", data, "-w", "-t", "60"]
+    arguments += ["-m", "fast"] if action == "stop" else ["-l", os.path.join(os.environ.get("TEST_PG_LOG_DIR", data), "replica.log")]
+    subprocess.run(arguments, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=90)
+
+
+def check_deployment_checker(checks, edge):
+    """scripts/check-fly passes against the local edge, fails clearly while the replica region's
+    replica is stopped, and passes again once it is back."""
+    status, output = check_fly(edge)
+    checks.check(status == 0, "scripts/check-fly passes against the local edge", output[-1500:])
+    try:
+        replica_ctl("stop")
+    except (RuntimeError, OSError, subprocess.SubprocessError) as error:
+        checks.check(False, "scripts/check-fly with the replica stopped", str(error))
+        return
+    try:
+        time.sleep(2)  # the tracker notices within a poll or two
+        status, output = check_fly(edge)
+        checks.check(status == 1 and f"FAIL  reads in {REPLICA} should come from its replica" in output,
+                     f"scripts/check-fly fails, naming the cause, while {REPLICA}'s replica is stopped", output[-1500:])
+    finally:
+        replica_ctl("start")
+    deadline = time.monotonic() + 30
+    while True:
+        status, output = check_fly(edge)
+        if status == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    checks.check(status == 0, "scripts/check-fly passes again once the replica is back", output[-1500:])
+
+
 def run(checks, screenshot_dir, work_dir):
     """Starts the servers and the browser, browses, and stops everything, whatever happens."""
     servers = Servers(work_dir)
@@ -379,6 +423,7 @@ def run(checks, screenshot_dir, work_dir):
                 driver.quit()
             except (WebDriverException, OSError):
                 pass  # already gone: quit has stopped chromedriver all the same
+        check_deployment_checker(checks, edge)
     except (RuntimeError, OSError) as error:  # OSError: a binary that cannot be run
         checks.check(False, "the servers start", str(error))
     finally:

@@ -54,9 +54,12 @@ struct RegionBadge: Sendable, Equatable {
             """
     }
 
+    /// The regions to browse from, the current one marked: where the person's requests enter
+    /// (the edge region), which is not where this page ran when it was replayed.
     private func pickerHTML(_ picker: Picker) -> HTML {
+        let current = edgeRegion ?? regions.region
         let links = picker.regions.map { name -> HTML in
-            name == regions.region
+            name == current
                 ? "<strong aria-current=\"true\">\(name)</strong>"
                 : "<a href=\"/_edge/region?to=\(name)&amp;back=\(Self.queryEscaped(picker.returnPath))\">\(name)</a>"
         }

@@ -46,3 +46,24 @@ struct TimestampTests {
         #expect(Timestamp.iso8601(Date(timeIntervalSince1970: -1)) == "1969-12-31T23:59:59Z")
     }
 }
+
+@Suite("The region badge")
+struct RegionBadgeTests {
+    @Test("The region picker marks where the person browses from, also on a page replayed to the primary region")
+    func pickerFollowsTheEdgeRegion() {
+        let replayed = RegionBadge(
+            regions: RegionInfo(region: "nrt", primaryRegion: "nrt", machineID: nil, appName: nil),
+            database: .primary, replicaLag: nil, replicationWait: nil, replayedFrom: "ord", edgeRegion: "ord",
+            picker: .init(regions: ["nrt", "ord"], returnPath: "/users/1")
+        ).html.rendered
+        #expect(replayed.contains("<strong aria-current=\"true\">ord</strong>"))
+        #expect(replayed.contains("<a href=\"/_edge/region?to=nrt&amp;back=%2Fusers%2F1\">nrt</a>") || replayed.contains(">nrt</a>"))
+
+        let direct = RegionBadge(
+            regions: RegionInfo(region: "ams", primaryRegion: "nrt", machineID: nil, appName: nil),
+            database: .replica, replicaLag: nil, replicationWait: nil, replayedFrom: nil, edgeRegion: nil,
+            picker: .init(regions: ["nrt", "ams"], returnPath: "/users")
+        ).html.rendered
+        #expect(direct.contains("<strong aria-current=\"true\">ams</strong>"))
+    }
+}
