@@ -23,10 +23,9 @@ import urllib.parse
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 PRIMARY, REPLICA = "nrt", "ord"
@@ -165,8 +164,24 @@ def follow(driver, element):
     """Clicks a link or submit button and waits for the next page to load."""
     page = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(driver, PAGE_TIMEOUT).until(expected_conditions.staleness_of(page))
-    WebDriverWait(driver, PAGE_TIMEOUT).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    WebDriverWait(driver, PAGE_TIMEOUT).until(lambda _: has_gone(page))
+    WebDriverWait(driver, PAGE_TIMEOUT, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def has_gone(element):
+    """Whether an element went away with its page. Asked mid-navigation, chromedriver reports
+    the old page's node either as stale or with an inspector error saying the node does not
+    belong to the document (or no longer exists); both mean the page was replaced."""
+    try:
+        element.is_enabled()
+        return False
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if any(words in str(error) for words in ("does not belong to the document", "No node with given id")):
+            return True
+        raise
 
 
 def fill(form, name, age):
