@@ -56,19 +56,17 @@ final class ShutdownDeadline: Service, Sendable {
         state.withLock { $0.sources = sources }
     }
 
-    /// Starts the timer, once; `false` if it was already running.
-    @discardableResult
-    func arm(reason: String) -> Bool {
+    /// Starts the timer, once; later calls do nothing.
+    func arm(reason: String) {
         let first = state.withLock { state in
             defer { state.armed = true }
             return !state.armed
         }
-        guard first else { return false }
+        guard first else { return }
         logger.info("Stopping (\(reason)): finishing in-flight requests for at most \(limit.inSeconds) s")
         queue.asyncAfter(deadline: .now() + .nanoseconds(Int(limit.nanoseconds))) { [self] in
             exitNow("Shutdown did not finish within \(limit.inSeconds) s; exiting anyway.")
         }
-        return true
     }
 
     /// Waits for graceful shutdown of the group, whatever started it, then arms the timer.
