@@ -12,8 +12,8 @@ struct AppDependencies: Sendable {
     let configuration: AppConfiguration
     let databases: Databases
     let tracker: ReplicaTracker?
-    /// The replica client that only the tracker uses.
-    private let trackerClient: PostgresClient?
+    /// The replica pool that only the tracker uses.
+    private let trackerPool: DatabasePool?
     let logger: Logger
     /// The event loops that run the timers of every deadline (and the server and clients).
     let eventLoopGroup: any EventLoopGroup
@@ -24,11 +24,12 @@ struct AppDependencies: Sendable {
     let renderer: PageRenderer
 
     /// At most this many connections to the database that serves reads, and to a remote
-    /// primary; one of each is kept open (see `DatabaseURL.clientConfiguration`).
+    /// primary; one of each is kept open (see `DatabasePool`). The README's connection
+    /// budget is computed from these.
     static let readPoolSize = 10
     static let writePoolSize = 4
 
-    init(configuration: AppConfiguration) {
+    init(configuration: AppConfiguration) throws {
         var logger: Logger
         switch configuration.logFormat {
         case .text:
@@ -48,31 +49,34 @@ struct AppDependencies: Sendable {
 
         let connectTimeout: Duration = .seconds(3)
         let replicaURL = configuration.replicaURL
-        // The client that serves the reads gets the larger pool; in a replica region the
-        // primary only takes writes and read-your-writes fallbacks.
-        let primary = PostgresClient(
-            configuration: configuration.primaryURL.clientConfiguration(
-                connectTimeout: connectTimeout,
-                maximumConnections: replicaURL == nil ? Self.readPoolSize : Self.writePoolSize
+        // The pool that serves the reads is the larger one; in a replica region the primary
+        // only takes writes and read-your-writes fallbacks.
+        let primary = DatabasePool(
+            configuration: try configuration.primaryURL.poolConfiguration(
+                maximumConnections: replicaURL == nil ? Self.readPoolSize : Self.writePoolSize,
+                connectTimeout: connectTimeout
             ),
-            backgroundLogger: logger
+            eventLoopGroup: eventLoopGroup,
+            logger: logger
         )
-        let replica = replicaURL.map {
-            PostgresClient(
-                configuration: $0.clientConfiguration(connectTimeout: connectTimeout, maximumConnections: Self.readPoolSize),
-                backgroundLogger: logger
+        let replica = try replicaURL.map {
+            DatabasePool(
+                configuration: try $0.poolConfiguration(maximumConnections: Self.readPoolSize, connectTimeout: connectTimeout),
+                eventLoopGroup: eventLoopGroup,
+                logger: logger
             )
         }
         self.databases = Databases(primary: primary, replica: replica)
         // The tracker polls the replica through a connection of its own: its polls never wait
         // behind requests for a pooled connection, and a replica that is down shows at once.
-        self.trackerClient = replicaURL.map {
-            PostgresClient(
-                configuration: $0.clientConfiguration(connectTimeout: connectTimeout, maximumConnections: 1),
-                backgroundLogger: logger
+        self.trackerPool = try replicaURL.map {
+            DatabasePool(
+                configuration: try $0.poolConfiguration(maximumConnections: 1, connectTimeout: connectTimeout),
+                eventLoopGroup: eventLoopGroup,
+                logger: logger
             )
         }
-        self.tracker = trackerClient.map {
+        self.tracker = trackerPool.map {
             ReplicaTracker(replica: $0, primary: primary, timers: eventLoopGroup, metrics: metrics, logger: logger)
         }
         self.renderer = PageRenderer(regions: configuration.regions, tracker: tracker)
@@ -127,7 +131,7 @@ struct AppDependencies: Sendable {
 
     /// The database clients and the tracker, as services of the application.
     var services: [any Service] {
-        var services = databases.services + (trackerClient.map { [$0] } ?? []) + (tracker.map { [$0] } ?? [])
+        var services = databases.services + (trackerPool.map { [$0] } ?? []) + (tracker.map { [$0] } ?? [])
         if let port = configuration.metricsPort {
             services.append(
                 MetricsServer.application(metrics: metrics, host: configuration.host, port: port, eventLoopGroup: eventLoopGroup, logger: logger)
@@ -152,8 +156,8 @@ struct AppDependencies: Sendable {
 }
 
 /// Builds the application from a validated configuration, with the app's routes only.
-func buildApplication(configuration: AppConfiguration) -> some ApplicationProtocol {
-    let dependencies = AppDependencies(configuration: configuration)
+func buildApplication(configuration: AppConfiguration) throws -> some ApplicationProtocol {
+    let dependencies = try AppDependencies(configuration: configuration)
     return buildApplication(dependencies, router: dependencies.buildRouter())
 }
 

@@ -1,4 +1,3 @@
-import Foundation
 import Logging
 import NIOCore
 import PostgresNIO
@@ -18,24 +17,21 @@ struct PostgresAccounts: Accounts {
     let metrics: AppMetrics
     let logger: Logger
 
-    private typealias UserRow = (Int64, String, Int32, Date, Date, Int32)
-
     func listUsers(_ page: PageRequest, readingFrom role: DatabaseRole) async throws -> UserPage {
-        let client = databases.client(for: role)
+        let pool = databases.pool(for: role)
         let logger = self.logger
-        let limit = Self.pageSize + 1
-        // PostgresNIO's string interpolation binds every value as a parameter.
-        let query: PostgresQuery =
-            switch page {
-            case .first:
-                "SELECT id, name, age, inserted_at, updated_at, lock_version FROM users ORDER BY id DESC LIMIT \(limit)"
-            case .olderThan(let id):
-                "SELECT id, name, age, inserted_at, updated_at, lock_version FROM users WHERE id < \(id) ORDER BY id DESC LIMIT \(limit)"
-            case .newerThan(let id):
-                "SELECT id, name, age, inserted_at, updated_at, lock_version FROM users WHERE id > \(id) ORDER BY id ASC LIMIT \(limit)"
-            }
+        let limit = Int64(Self.pageSize + 1)
         var users = try await measured(databases.server(for: role)) {
-            try await Self.users(from: client.query(query, logger: logger))
+            try await pool.withConnection { connection in
+                switch page {
+                case .first:
+                    try await Self.users(from: connection.execute(UserStatements.Newest(limit: limit), logger: logger))
+                case .olderThan(let id):
+                    try await Self.users(from: connection.execute(UserStatements.OlderThan(id: id, limit: limit), logger: logger))
+                case .newerThan(let id):
+                    try await Self.users(from: connection.execute(UserStatements.NewerThan(id: id, limit: limit), logger: logger))
+                }
+            }
         }
         let hasMore = users.count > Self.pageSize
         if hasMore { users.removeLast() }
@@ -51,12 +47,12 @@ struct PostgresAccounts: Accounts {
     }
 
     func user(id: Int64, readingFrom role: DatabaseRole) async throws -> User? {
-        let client = databases.client(for: role)
+        let pool = databases.pool(for: role)
         let logger = self.logger
         return try await measured(databases.server(for: role)) {
-            try await Self.users(
-                from: client.query("SELECT id, name, age, inserted_at, updated_at, lock_version FROM users WHERE id = \(id)", logger: logger)
-            ).first
+            try await pool.withConnection { connection in
+                try await Self.users(from: connection.execute(UserStatements.ByID(id: id), logger: logger)).first
+            }
         }
     }
 
@@ -155,11 +151,16 @@ struct PostgresAccounts: Accounts {
         }
     }
 
+    /// The users of a statement's rows, decoded as they arrive.
+    private static func users(from rows: some AsyncSequence<User, any Error>) async throws -> [User] {
+        var users: [User] = []
+        for try await user in rows { users.append(user) }
+        return users
+    }
+
     private static func users(from rows: PostgresRowSequence) async throws -> [User] {
         var users: [User] = []
-        for try await (id, name, age, insertedAt, updatedAt, lockVersion) in rows.decode(UserRow.self) {
-            users.append(User(id: id, name: name, age: Int(age), insertedAt: insertedAt, updatedAt: updatedAt, lockVersion: Int(lockVersion)))
-        }
+        for try await row in rows { users.append(try UserStatements.user(from: row)) }
         return users
     }
 }

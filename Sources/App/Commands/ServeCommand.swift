@@ -18,7 +18,7 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             exitWithConfigurationError(error)
         }
-        let dependencies = AppDependencies(configuration: configuration)
+        let dependencies = try AppDependencies(configuration: configuration)
         let app = buildApplication(dependencies, router: dependencies.buildRouter())
 
         let shutdownDeadline = ShutdownDeadline(

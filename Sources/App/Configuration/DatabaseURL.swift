@@ -196,6 +196,33 @@ struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+extension DatabaseURL {
+    /// The pool configuration the server uses for this URL (see `DatabasePool`).
+    func poolConfiguration(maximumConnections: Int, connectTimeout: Duration) throws -> DatabasePool.Configuration {
+        let tls: PostgresConnection.Configuration.TLS
+        switch sslMode {
+        case .disable:
+            tls = .disable
+        case .prefer, .require:
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            // libpq's prefer and require do not verify the certificate either.
+            configuration.certificateVerification = .none
+            let context = try NIOSSLContext(configuration: configuration)
+            tls = sslMode == .prefer ? .prefer(context) : .require(context)
+        }
+        var connection = PostgresConnection.Configuration(
+            host: host, port: port, username: username, password: password, database: database, tls: tls
+        )
+        connection.options.connectTimeout = .nanoseconds(connectTimeout.nanoseconds)
+        return DatabasePool.Configuration(
+            connection: connection,
+            maximumConnections: maximumConnections,
+            minimumConnections: min(1, maximumConnections),
+            connectTimeout: connectTimeout
+        )
+    }
+}
+
 /// Why a database URL could not be used. Messages never include the URL itself.
 enum DatabaseURLError: Error, Equatable, CustomStringConvertible {
     case notAURL

@@ -1,15 +1,14 @@
 import ServiceLifecycle
-import PostgresNIO
 
-/// The primary and the regional replica, as pooled clients.
+/// The primary and the regional replica, as connection pools.
 ///
 /// When no replica is configured, reads use the primary and `replica` is `nil`.
 struct Databases: Sendable {
-    let primary: PostgresClient
-    let replica: PostgresClient?
+    let primary: DatabasePool
+    let replica: DatabasePool?
 
-    /// The client for reads served by `role`.
-    func client(for role: DatabaseRole) -> PostgresClient {
+    /// The pool for reads served by `role`.
+    func pool(for role: DatabaseRole) -> DatabasePool {
         switch role {
         case .primary: primary
         case .replica: replica ?? primary
@@ -21,7 +20,7 @@ struct Databases: Sendable {
         replica == nil ? .primary : role
     }
 
-    /// The clients as services, so they start and stop with the application.
+    /// The pools as services, so they start and stop with the application.
     var services: [any Service] {
         [primary] + (replica.map { [$0] } ?? [])
     }

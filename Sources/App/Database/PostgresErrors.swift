@@ -31,7 +31,7 @@ enum PostgresErrors {
     /// Whether the server could not be reached or went away: the database is unavailable,
     /// as opposed to rejecting this query.
     static func isUnavailable(_ error: any Error) -> Bool {
-        if error is DatabaseTimeout { return true }
+        if error is DatabaseTimeout || error is DatabasePool.Closed { return true }
         if let error = error as? PostgresTransactionError {
             return [error.beginError, error.closureError, error.commitError].contains { $0.map(isUnavailable) ?? false }
         }

@@ -11,7 +11,7 @@ import Synchronization
 /// tracker polls quickly while anyone waits, slowly while nobody does. Every wait has a timer
 /// of its own, so a waiter is released on time even if a poll is slow or the poller stopped.
 ///
-/// The replica is polled through a client of its own (one connection), so polls never queue
+/// The replica is polled through a pool of its own (one connection), so polls never queue
 /// behind requests for a pooled connection and a replica that is down is noticed at once.
 final class ReplicaTracker: Service, Sendable {
     /// How a wait for replication ended.
@@ -41,8 +41,8 @@ final class ReplicaTracker: Service, Sendable {
         var nextWaiterID = 0
     }
 
-    private let replica: PostgresClient
-    private let primary: PostgresClient
+    private let replica: DatabasePool
+    private let primary: DatabasePool
     private let idleInterval: Duration
     private let busyInterval: Duration
     private let primaryInterval: Duration
@@ -57,8 +57,8 @@ final class ReplicaTracker: Service, Sendable {
     private let wake: AsyncStream<Void>.Continuation
 
     init(
-        replica: PostgresClient,
-        primary: PostgresClient,
+        replica: DatabasePool,
+        primary: DatabasePool,
         idleInterval: Duration = .milliseconds(500),
         busyInterval: Duration = .milliseconds(5),
         primaryInterval: Duration = .seconds(1),
@@ -248,16 +248,19 @@ final class ReplicaTracker: Service, Sendable {
         var status = ReplicaStatus(isReachable: false, isInRecovery: false)
         do {
             let row = try await withDatabaseTimeout(queryTimeout, timers: timers) {
-                let rows = try await replica.query(
-                    """
-                    SELECT pg_is_in_recovery(),
-                           pg_last_wal_replay_lsn()::text,
-                           extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8
-                    """,
-                    logger: logger
-                )
-                for try await row in rows.decode((Bool, String?, Double?).self) { return row }
-                return (false, nil, nil)
+                try await replica.withConnection { connection in
+                    let rows = try await connection.query(
+                        """
+                        SELECT pg_is_in_recovery(),
+                               pg_last_wal_replay_lsn()::text,
+                               extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8
+                        """,
+                        logger: logger
+                    )
+                    var status: (Bool, String?, Double?) = (false, nil, nil)
+                    for try await row in rows.decode((Bool, String?, Double?).self) { status = row }
+                    return status
+                }
             }
             status.isReachable = true
             status.isInRecovery = row.0
@@ -273,9 +276,13 @@ final class ReplicaTracker: Service, Sendable {
         let primary = self.primary
         let logger = self.logger
         return try? await withDatabaseTimeout(primaryQueryTimeout, timers: timers) {
-            let rows = try await primary.query("SELECT pg_current_wal_lsn()::text", logger: logger)
-            for try await text in rows.decode(String.self) { return LSN(text) }
-            return nil
+            try await primary.withConnection { connection in
+                var lsn: LSN?
+                for try await text in try await connection.query("SELECT pg_current_wal_lsn()::text", logger: logger).decode(String.self) {
+                    lsn = LSN(text)
+                }
+                return lsn
+            }
         }
     }
 }

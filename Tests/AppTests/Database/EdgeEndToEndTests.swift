@@ -37,7 +37,7 @@ extension DatabaseTests {
                     useReplica: region != "nrt",
                     extra: ["HOST": "127.0.0.1", "PORT": "\(port)"]
                 )
-                services.append(buildApplication(configuration: configuration))
+                services.append(try buildApplication(configuration: configuration))
                 regions.append(.init(name: region, instanceURL: "http://127.0.0.1:\(port)"))
             }
             let edgePort = try freePort()

@@ -29,8 +29,8 @@ extension DatabaseTests {
         /// it was on a replica.
         static let hiddenWrite: @Sendable (RouterGroup<AppRequestContext>, AppDependencies) -> Void = { pages, dependencies in
             pages.get("/visits") { _, context in
-                let client = dependencies.databases.client(for: context.readRole)
-                try await client.run("INSERT INTO users (name, age) VALUES ('visitor', 1)")
+                let pool = dependencies.databases.pool(for: context.readRole)
+                try await pool.run("INSERT INTO users (name, age) VALUES ('visitor', 1)")
                 return "counted on the \(context.readRole.rawValue)"
             }
         }

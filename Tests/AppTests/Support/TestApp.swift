@@ -19,7 +19,7 @@ extension TestCluster {
         let configuration = try configuration(
             region: region, primaryRegion: primaryRegion, writeMode: writeMode, useReplica: useReplica, extra: extra
         )
-        let dependencies = AppDependencies(configuration: configuration)
+        let dependencies = try AppDependencies(configuration: configuration)
         let router = dependencies.buildRouter { addPages($0, dependencies) }
         let app = buildApplication(dependencies, router: router)
         return try await app.test(.router) { client in

@@ -10,12 +10,13 @@ struct ReplicaTrackerWaitTests {
     /// A tracker whose poller never runs, as when a poll is stuck: nothing but the waits'
     /// own timers can release them.
     func idleTracker() -> ReplicaTracker {
-        let configuration = PostgresClient.Configuration(
-            host: "127.0.0.1", port: 1, username: "nobody", password: nil, database: nil, tls: .disable
+        let configuration = DatabasePool.Configuration(
+            connection: .init(host: "127.0.0.1", port: 1, username: "nobody", password: nil, database: nil, tls: .disable),
+            maximumConnections: 1
         )
-        let client = PostgresClient(configuration: configuration)
+        let pool = DatabasePool(configuration: configuration, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
         return ReplicaTracker(
-            replica: client, primary: client, queryTimeout: .milliseconds(100),
+            replica: pool, primary: pool, queryTimeout: .milliseconds(100),
             timers: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test")
         )
     }
