@@ -15,8 +15,10 @@ struct AppDependencies: Sendable {
     /// The replica pool that only the tracker uses.
     private let trackerPool: DatabasePool?
     let logger: Logger
-    /// The event loops that run the timers of every deadline (and the server and clients).
+    /// The event loops of the server, the database connections and the metrics server.
     let eventLoopGroup: any EventLoopGroup
+    /// The timers of every deadline: requests, database calls, read-your-writes waits.
+    let deadlines: DeadlineTimers
     /// Requests whose work is still running, for the log of a forced exit.
     let inFlight = InFlightRequests()
     /// The Prometheus metrics, served on `METRICS_PORT`.
@@ -33,9 +35,10 @@ struct AppDependencies: Sendable {
         var logger: Logger
         switch configuration.logFormat {
         case .text:
-            logger = Logger(label: "users")
+            let output = LogOutput.standardError()
+            logger = Logger(label: "users") { TextLogHandler(label: $0, output: output) }
         case .json:
-            let output = JSONLogHandler.Output()
+            let output = LogOutput.standardOutput()
             logger = Logger(label: "users") { JSONLogHandler(label: $0, output: output) }
         }
         logger.logLevel = configuration.logLevel
@@ -44,6 +47,8 @@ struct AppDependencies: Sendable {
         self.configuration = configuration
         let eventLoopGroup = MultiThreadedEventLoopGroup.singleton
         self.eventLoopGroup = eventLoopGroup
+        let deadlines = DeadlineTimers(eventLoop: eventLoopGroup.next())
+        self.deadlines = deadlines
         let metrics = AppMetrics(region: configuration.regions.region)
         self.metrics = metrics
 
@@ -77,7 +82,7 @@ struct AppDependencies: Sendable {
             )
         }
         self.tracker = trackerPool.map {
-            ReplicaTracker(replica: $0, primary: primary, timers: eventLoopGroup, metrics: metrics, logger: logger)
+            ReplicaTracker(replica: $0, primary: primary, timers: deadlines, metrics: metrics, logger: logger)
         }
         self.renderer = PageRenderer(regions: configuration.regions, tracker: tracker)
     }
@@ -118,7 +123,7 @@ struct AppDependencies: Sendable {
             ))
         UsersController(
             accounts: PostgresAccounts(
-                databases: databases, timeout: configuration.databaseTimeout, timers: eventLoopGroup, metrics: metrics, logger: logger
+                databases: databases, timeout: configuration.databaseTimeout, timers: deadlines, metrics: metrics, logger: logger
             ),
             renderer: renderer,
             flash: Flash(signer: signer),
@@ -202,7 +207,7 @@ struct AppResponderBuilder: HTTPResponderBuilder {
             next: RequestDeadlineResponder(
                 next: MethodOverrideResponder(next: router.buildResponder(), maximumBody: WriteRoutingMiddleware.maximumReplayableBody),
                 timeout: dependencies.configuration.requestTimeout,
-                timers: dependencies.eventLoopGroup,
+                timers: dependencies.deadlines,
                 inFlight: dependencies.inFlight,
                 timeoutResponse: dependencies.deadlineResponse
             )

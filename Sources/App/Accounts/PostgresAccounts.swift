@@ -13,7 +13,7 @@ struct PostgresAccounts: Accounts {
     /// Upper bound for one database call, lease included.
     let timeout: Duration
     /// Where the timeouts' timers run.
-    let timers: any EventLoopGroup
+    let timers: DeadlineTimers
     let metrics: AppMetrics
     let logger: Logger
 

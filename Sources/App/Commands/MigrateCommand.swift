@@ -1,5 +1,9 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 import NIOPosix
 import PostgresNIO
@@ -45,7 +49,7 @@ struct MigrateCommand: AsyncParsableCommand {
             defer { group.cancelAll() }
             do {
                 if status {
-                    for row in try await withDatabaseTimeout(.seconds(30), timers: MultiThreadedEventLoopGroup.singleton, { try await migrator.status() }) {
+                    for row in try await withDatabaseTimeout(.seconds(30), timers: DeadlineTimers(eventLoop: MultiThreadedEventLoopGroup.singleton.next()), { try await migrator.status() }) {
                         print("\(row.state.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(row.name)")
                     }
                 } else {

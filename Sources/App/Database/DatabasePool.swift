@@ -87,6 +87,8 @@ final class DatabasePool: Service, Sendable {
 
     let configuration: Configuration
     private let eventLoopGroup: any EventLoopGroup
+    /// The keep-alive checks' timeouts.
+    private let timers: DeadlineTimers
     private let logger: Logger
     private let state = Mutex(State())
     private let connectionIDs = Atomic<Int>(0)
@@ -95,6 +97,7 @@ final class DatabasePool: Service, Sendable {
         precondition(configuration.maximumConnections >= 1 && configuration.minimumConnections <= configuration.maximumConnections)
         self.configuration = configuration
         self.eventLoopGroup = eventLoopGroup
+        self.timers = DeadlineTimers(eventLoop: eventLoopGroup.next())
         self.logger = logger
     }
 
@@ -216,7 +219,7 @@ final class DatabasePool: Service, Sendable {
             state.idle.append(IdleConnection(connection: connection, since: now, checked: now))
             return (.none, recovered)
         }
-        if recovered { logger.info("Connected to the database again", metadata: ["pool": "\(configuration.connection.host)"]) }
+        if recovered { logger.info("Connected to the database again") }
         switch next {
         case .handOver(let waiter): waiter.continuation.resume(returning: connection)
         case .close: connection.closeSoon()
@@ -297,7 +300,7 @@ final class DatabasePool: Service, Sendable {
         for connection in check {
             Task {
                 do {
-                    try await withHardTimeout(configuration.connectTimeout, timers: eventLoopGroup, timeoutError: { DatabaseTimeout(after: self.configuration.connectTimeout) }) {
+                    try await withHardTimeout(configuration.connectTimeout, timers: timers, timeoutError: { DatabaseTimeout(after: self.configuration.connectTimeout) }) {
                         try await connection.run("SELECT 1", logger: self.logger)
                     }
                     release(connection)

@@ -1,5 +1,5 @@
 /// Which database answered a request's reads.
-enum DatabaseRole: String, Sendable {
+enum DatabaseRole: String, Sendable, CaseIterable {
     /// The read replica in this instance's region.
     case replica
     /// The writable primary.

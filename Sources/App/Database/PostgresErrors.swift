@@ -65,7 +65,7 @@ struct DatabaseTimeout: Error, CustomStringConvertible {
 /// closed as it was leased never completes and ignores cancellation.
 func withDatabaseTimeout<Result: Sendable>(
     _ timeout: Duration,
-    timers: any EventLoopGroup,
+    timers: DeadlineTimers,
     _ operation: @escaping @Sendable () async throws -> Result
 ) async throws -> Result {
     try await withHardTimeout(timeout, timers: timers, timeoutError: { DatabaseTimeout(after: timeout) }, operation: operation)

@@ -30,7 +30,7 @@ final class ReplicaTracker: Service, Sendable {
         let started: ContinuousClock.Instant
         let continuation: CheckedContinuation<WaitOutcome, Never>
         /// Releases the waiter at its deadline whatever the poller does.
-        var timer: Scheduled<Void>?
+        var timer: DeadlineTimers.Timer?
     }
 
     private struct State {
@@ -48,7 +48,7 @@ final class ReplicaTracker: Service, Sendable {
     private let primaryInterval: Duration
     private let queryTimeout: Duration
     private let primaryQueryTimeout: Duration
-    private let timers: any EventLoopGroup
+    private let timers: DeadlineTimers
     private let metrics: AppMetrics?
     private let logger: Logger
     private let state = Mutex(State())
@@ -64,7 +64,7 @@ final class ReplicaTracker: Service, Sendable {
         primaryInterval: Duration = .seconds(1),
         queryTimeout: Duration = .seconds(1),
         primaryQueryTimeout: Duration = .seconds(3),
-        timers: any EventLoopGroup,
+        timers: DeadlineTimers,
         metrics: AppMetrics? = nil,
         logger: Logger
     ) {
@@ -124,14 +124,14 @@ final class ReplicaTracker: Service, Sendable {
                     continuation.resume(returning: .timedOut(after: clock.now - started))
                     return
                 }
-                let timer = timers.next().scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
+                let timer = timers.schedule(in: timeout) {
                     self.resume(waiterWithID: id)
                 }
                 let stillWaiting = state.withLock { state in
                     state.waiters[id]?.timer = timer
                     return state.waiters[id] != nil
                 }
-                if !stillWaiting { timer.cancel() }
+                if !stillWaiting { timers.cancel(timer) }
                 // Poll now rather than at the next idle tick: the replica is usually already there.
                 wake.yield()
             }
@@ -224,7 +224,7 @@ final class ReplicaTracker: Service, Sendable {
     /// Resumes a waiter that was removed from the state, telling it whether the replica has
     /// its position by now.
     private func resume(_ waiter: Waiter) {
-        waiter.timer?.cancel()
+        if let timer = waiter.timer { timers.cancel(timer) }
         let waited = ContinuousClock.now - waiter.started
         let caughtUp = status?.hasReplayed(waiter.lsn) ?? false
         waiter.continuation.resume(returning: caughtUp ? .caughtUp(after: waited) : .timedOut(after: waited))

@@ -1,4 +1,3 @@
-import NIOCore
 import Synchronization
 
 /// Runs `operation` in a task of its own and returns its result, or throws `timeoutError()`
@@ -10,15 +9,15 @@ import Synchronization
 /// caller is resumed by whichever comes first, the operation, the timer or the caller's own
 /// cancellation; the operation is then cancelled and left to end on its own.
 ///
-/// The timer runs on `timers` (an event loop's scheduled task, much cheaper than a sleeping
-/// task), so it fires even when every task involved is stuck.
+/// The timer runs on `timers` (an event loop, not a task), so it fires even when every task
+/// involved is stuck.
 func withHardTimeout<Success: Sendable>(
     _ timeout: Duration,
-    timers: any EventLoopGroup,
+    timers: DeadlineTimers,
     timeoutError: @escaping @Sendable () -> any Error,
     operation: @escaping @Sendable () async throws -> Success
 ) async throws -> Success {
-    let race = Race<Success>()
+    let race = Race<Success>(timers: timers)
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { continuation in
             race.begin(continuation)
@@ -29,7 +28,7 @@ func withHardTimeout<Success: Sendable>(
                     race.finish(.failure(error), cancellingOperation: false)
                 }
             }
-            let timer = timers.next().scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
+            let timer = timers.schedule(in: timeout) {
                 race.finish(.failure(timeoutError()), cancellingOperation: true)
             }
             race.attach(task, timer)
@@ -47,10 +46,15 @@ private final class Race<Success: Sendable>: Sendable {
         var outcome: Result<Success, any Error>?
         var cancelsOperation = false
         var task: Task<Void, Never>?
-        var timer: Scheduled<Void>?
+        var timer: DeadlineTimers.Timer?
     }
 
     private let state = Mutex(State())
+    private let timers: DeadlineTimers
+
+    init(timers: DeadlineTimers) {
+        self.timers = timers
+    }
 
     /// Stores the caller's continuation, or resumes it at once if an outcome is already known
     /// (the caller was cancelled before it got here).
@@ -63,7 +67,7 @@ private final class Race<Success: Sendable>: Sendable {
     }
 
     /// Hands over the operation's task and the timer, so the winner can stop the losers.
-    func attach(_ task: Task<Void, Never>, _ timer: Scheduled<Void>) {
+    func attach(_ task: Task<Void, Never>, _ timer: DeadlineTimers.Timer) {
         let (finished, cancelsOperation) = state.withLock { state in
             if state.outcome == nil {
                 state.task = task
@@ -72,14 +76,14 @@ private final class Race<Success: Sendable>: Sendable {
             return (state.outcome != nil, state.cancelsOperation)
         }
         if finished {
-            timer.cancel()
+            timers.cancel(timer)
             if cancelsOperation { task.cancel() }
         }
     }
 
     /// Records the first outcome and resumes the caller with it; later calls do nothing.
     func finish(_ outcome: Result<Success, any Error>, cancellingOperation: Bool) {
-        let taken = state.withLock { state -> (CheckedContinuation<Success, any Error>?, Task<Void, Never>?, Scheduled<Void>?)? in
+        let taken = state.withLock { state -> (CheckedContinuation<Success, any Error>?, Task<Void, Never>?, DeadlineTimers.Timer?)? in
             guard state.outcome == nil else { return nil }
             state.outcome = outcome
             state.cancelsOperation = cancellingOperation
@@ -88,7 +92,7 @@ private final class Race<Success: Sendable>: Sendable {
         }
         guard let (continuation, task, timer) = taken else { return }
         continuation?.resume(with: outcome)
-        timer?.cancel()
+        if let timer { timers.cancel(timer) }
         if cancellingOperation { task?.cancel() }
     }
 }

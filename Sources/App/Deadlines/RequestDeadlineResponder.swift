@@ -12,7 +12,7 @@ struct RequestDeadlineResponder<Next: HTTPResponder>: HTTPResponder where Next.C
 
     let next: Next
     let timeout: Duration
-    let timers: any EventLoopGroup
+    let timers: DeadlineTimers
     let inFlight: InFlightRequests
     /// The answer for a request that ran out of time.
     let timeoutResponse: @Sendable (Request, Context) -> Response

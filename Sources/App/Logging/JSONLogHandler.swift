@@ -1,12 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
-import Logging
-import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
+import Logging
 
 /// Writes each log line as one JSON object to standard output (`LOG_FORMAT=json`), for log
 /// shippers: `{"time":…,"level":…,"message":…, …metadata}`. Metadata values are strings.
@@ -14,10 +11,9 @@ struct JSONLogHandler: LogHandler {
     let label: String
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
-    /// Serialises writes, so lines from different threads never interleave.
-    private let output: Output
+    private let output: LogOutput
 
-    init(label: String, output: Output) {
+    init(label: String, output: LogOutput) {
         self.label = label
         self.output = output
     }
@@ -57,23 +53,4 @@ struct JSONLogHandler: LogHandler {
         return result + "\""
     }
 
-    /// Standard output, one whole line per `write(2)` (unbuffered, so a pipe sees each line at
-    /// once), one line at a time.
-    final class Output: Sendable {
-        private let lock = Mutex(())
-
-        func write(_ line: String) {
-            var line = line
-            lock.withLock { _ in
-                line.withUTF8 { bytes in
-                    var offset = 0
-                    while offset < bytes.count {
-                        let written = Glibc.write(1, bytes.baseAddress! + offset, bytes.count - offset)
-                        if written <= 0 { return }
-                        offset += written
-                    }
-                }
-            }
-        }
-    }
 }

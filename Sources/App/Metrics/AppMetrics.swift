@@ -16,6 +16,16 @@ final class AppMetrics: Sendable {
     let region: String
     private let factory: PrometheusMetricsFactory
     private let instruments = InstrumentCache()
+    /// The instruments every request touches, found without building and hashing label lists.
+    private let requestTimers = Mutex<[RequestKey: Metrics.Timer]>([:])
+    private let queryTimers: [DatabaseRole: [QueryOutcome: Metrics.Timer]]
+    private let callsInFlight: [DatabaseRole: Metrics.Meter]
+
+    private struct RequestKey: Hashable {
+        let route: String
+        let method: HTTPRequest.Method
+        let status: Int
+    }
 
     init(region: String) {
         self.region = region
@@ -25,6 +35,18 @@ final class AppMetrics: Sendable {
             .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
         ]
         self.factory = factory
+        let regionLabel = ("region", region)
+        queryTimers = Dictionary(uniqueKeysWithValues: DatabaseRole.allCases.map { role in
+            (role, Dictionary(uniqueKeysWithValues: QueryOutcome.allCases.map { outcome in
+                (outcome, Metrics.Timer(
+                    label: "db_query_duration_seconds", dimensions: [("role", role.rawValue), ("outcome", outcome.rawValue), regionLabel],
+                    preferredDisplayUnit: .seconds, factory: factory
+                ))
+            }))
+        })
+        callsInFlight = Dictionary(uniqueKeysWithValues: DatabaseRole.allCases.map { role in
+            (role, Metrics.Meter(label: "db_calls_in_flight", dimensions: [("role", role.rawValue), regionLabel], factory: factory))
+        })
         // Series that should exist from the start, at zero, so a dashboard shows them.
         for reason in FlyReplay.Reason.allCases { counter("fly_replays_sent_total", [("reason", reason.rawValue)]).increment(by: 0) }
         counter("requests_deadline_exceeded_total", []).increment(by: 0)
@@ -34,8 +56,16 @@ final class AppMetrics: Sendable {
 
     /// A request finished (recorded by `RequestMetricsMiddleware`).
     func requestFinished(route: String, method: HTTPRequest.Method, status: HTTPResponse.Status, after duration: Duration) {
-        timer("http_server_request_duration_seconds", [("route", route), ("method", Self.methodLabel(method)), ("status", String(status.code))])
-            .recordNanoseconds(duration.nanoseconds)
+        let key = RequestKey(route: route, method: method, status: status.code)
+        let found = requestTimers.withLock { timers in
+            if let found = timers[key] { return found }
+            let made = self.timer(
+                "http_server_request_duration_seconds", [("route", route), ("method", Self.methodLabel(method)), ("status", String(status.code))]
+            )
+            timers[key] = made
+            return made
+        }
+        found.recordNanoseconds(duration.nanoseconds)
     }
 
     /// A request ran out of time and was answered with a 503 at its deadline.
@@ -45,12 +75,12 @@ final class AppMetrics: Sendable {
 
     /// One database call of a request finished.
     func queryFinished(role: DatabaseRole, outcome: QueryOutcome, after duration: Duration) {
-        timer("db_query_duration_seconds", [("role", role.rawValue), ("outcome", outcome.rawValue)]).recordNanoseconds(duration.nanoseconds)
+        queryTimers[role]![outcome]!.recordNanoseconds(duration.nanoseconds)
     }
 
     /// Database calls that hold or wait for a pooled connection, by role.
     func databaseCallsInFlight(role: DatabaseRole, change: Double) {
-        meter("db_calls_in_flight", [("role", role.rawValue)]).increment(by: change)
+        callsInFlight[role]!.increment(by: change)
     }
 
     /// What the tracker last learned: the lag, or nothing while the replica is unreachable.
@@ -82,7 +112,7 @@ final class AppMetrics: Sendable {
     }
 
     /// How a database call ended.
-    enum QueryOutcome: String, Sendable {
+    enum QueryOutcome: String, Sendable, CaseIterable {
         case ok, error, timeout, unavailable
 
         init(_ error: (any Error)?) {
@@ -123,10 +153,6 @@ final class AppMetrics: Sendable {
         instruments.get(.gauge, name, labels + [("region", region)]) { Metrics.Gauge(label: name, dimensions: $0, factory: factory) }
     }
 
-    private func meter(_ name: String, _ labels: [(String, String)]) -> Metrics.Meter {
-        instruments.get(.meter, name, labels + [("region", region)]) { Metrics.Meter(label: name, dimensions: $0, factory: factory) }
-    }
-
     private func timer(_ name: String, _ labels: [(String, String)]) -> Metrics.Timer {
         instruments.get(.timer, name, labels + [("region", region)]) { Metrics.Timer(label: name, dimensions: $0, preferredDisplayUnit: .seconds, factory: factory) }
     }
@@ -134,7 +160,7 @@ final class AppMetrics: Sendable {
     /// Instruments by kind, name and labels (the region added), so a hot path looks one up
     /// under a lock instead of asking the registry.
     private final class InstrumentCache: Sendable {
-        enum Kind: Hashable { case counter, gauge, meter, timer }
+        enum Kind: Hashable { case counter, gauge, timer }
         private struct Key: Hashable {
             let kind: Kind
             let name: String

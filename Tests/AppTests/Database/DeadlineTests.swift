@@ -36,7 +36,7 @@ extension DatabaseTests {
             let finished = Mutex(false)
             let started = ContinuousClock.now
             do {
-                try await withDatabaseTimeout(.milliseconds(300), timers: MultiThreadedEventLoopGroup.singleton) {
+                try await withDatabaseTimeout(.milliseconds(300), timers: DeadlineTimers(eventLoop: MultiThreadedEventLoopGroup.singleton.next())) {
                     defer { finished.withLock { $0 = true } }
                     _ = try await connection.query("SELECT 1", logger: Logger(label: "test"))
                 }

@@ -37,7 +37,7 @@ private struct TimedOut: Error {}
 
 @Suite("Hard timeouts: bounded even when the work ignores cancellation", .timeLimit(.minutes(1)))
 struct HardTimeoutTests {
-    let timers = MultiThreadedEventLoopGroup.singleton
+    let timers = DeadlineTimers(eventLoop: MultiThreadedEventLoopGroup.singleton.next())
 
     @Test("An operation that ignores cancellation still gives up at its timeout")
     func stuckOperationTimesOut() async throws {
@@ -131,5 +131,25 @@ struct HardTimeoutTests {
             for try await _ in group { answered += 1 }
             #expect(answered == 500)
         }
+    }
+
+    @Test("Deadline timers fire once, a tick or so after their delay; cancelled ones never fire")
+    func deadlineTimers() async throws {
+        let fired = Mutex<[Int: ContinuousClock.Instant]>([:])
+        let started = ContinuousClock.now
+        var scheduled: [DeadlineTimers.Timer] = []
+        for index in 0..<20 {
+            scheduled.append(timers.schedule(in: .milliseconds(20 * (index % 5))) { fired.withLock { $0[index] = .now } })
+        }
+        for (index, timer) in scheduled.enumerated() where index >= 10 { timers.cancel(timer) }
+        try await Task.sleep(for: .milliseconds(300))
+        let times = fired.withLock { $0 }
+        #expect(Set(times.keys) == Set(0..<10))
+        for (index, time) in times {
+            let delay = Duration.milliseconds(20 * (index % 5))
+            #expect(time - started >= delay)
+            #expect(time - started < delay + .milliseconds(150))
+        }
+        #expect(timers.pending == 0)
     }
 }

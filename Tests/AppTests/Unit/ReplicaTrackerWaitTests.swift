@@ -17,7 +17,7 @@ struct ReplicaTrackerWaitTests {
         let pool = DatabasePool(configuration: configuration, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
         return ReplicaTracker(
             replica: pool, primary: pool, queryTimeout: .milliseconds(100),
-            timers: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test")
+            timers: DeadlineTimers(eventLoop: MultiThreadedEventLoopGroup.singleton.next()), logger: Logger(label: "test")
         )
     }
 

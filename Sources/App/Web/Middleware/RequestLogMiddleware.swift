@@ -10,6 +10,8 @@ struct RequestLogMiddleware: RouterMiddleware {
     static let flyRequestID = HTTPField.Name("fly-request-id")!
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        // Below `info` (production's `warning` included) a request costs no log work at all.
+        guard context.logger.logLevel <= .info else { return try await next(request, context) }
         let started = ContinuousClock.now
         let response = try await next(request, context)
         let ms = (ContinuousClock.now - started).inSeconds * 1000
