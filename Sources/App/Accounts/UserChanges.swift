@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The fields a form may submit for a user, exactly as typed.
 struct UserParams: Sendable, Equatable, Decodable {
@@ -27,7 +31,7 @@ struct UserParams: Sendable, Equatable, Decodable {
     /// The versions a write based on this form may apply to: `nil` when the form names none;
     /// a value that is not a version matches nothing.
     var versions: [Int]? {
-        lockVersion.map { text in Int(text.trimmingCharacters(in: .whitespaces)).map { [$0] } ?? [] }
+        lockVersion.map { text in Int(text.trimmed).map { [$0] } ?? [] }
     }
 }
 
@@ -56,7 +60,7 @@ extension UserParams {
     func validated() -> Result<UserChanges, ValidationErrors> {
         var errors = ValidationErrors()
 
-        let name = (self.name ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let name = (self.name ?? "").trimmed
         if name.isEmpty {
             errors.messages["name"] = "can't be blank"
         } else if name.unicodeScalars.count > Self.maximumNameLength {
@@ -65,7 +69,7 @@ extension UserParams {
             errors.messages["name"] = "can't contain control characters"
         }
 
-        let ageText = (self.age ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let ageText = (self.age ?? "").trimmed
         var age: Int?
         if ageText.isEmpty {
             errors.messages["age"] = "can't be blank"

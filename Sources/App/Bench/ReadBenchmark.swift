@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 import PostgresNIO
 
@@ -85,7 +89,7 @@ struct ReadBenchmark: Sendable {
         for result in ranked {
             lines.append(
                 pad(result.name, nameWidth, left: true) + pad(ips(result.ips), 10) + pad(time(result.average), 14)
-                    + pad("±" + String(format: "%.2f%%", result.deviation * 100), 12) + pad(time(result.median), 14)
+                    + pad("±" + Text.fixed(result.deviation * 100, places: 2) + "%", 12) + pad(time(result.median), 14)
                     + pad(time(result.percentile(99)), 14)
             )
         }
@@ -96,7 +100,7 @@ struct ReadBenchmark: Sendable {
                 let extra = result.average - fastest.average
                 lines.append(
                     pad(result.name, nameWidth, left: true) + pad(ips(result.ips), 10)
-                        + " - \(String(format: "%.2f", slower))x slower +\(time(extra))"
+                        + " - \(Text.fixed(slower, places: 2))x slower +\(time(extra))"
                 )
             }
         }
@@ -104,12 +108,12 @@ struct ReadBenchmark: Sendable {
     }
 
     private static func ips(_ value: Double) -> String {
-        value >= 1000 ? String(format: "%.2f K", value / 1000) : String(format: "%.2f", value)
+        value >= 1000 ? Text.fixed(value / 1000, places: 2) + " K" : Text.fixed(value, places: 2)
     }
 
     private static func time(_ seconds: Double) -> String {
-        if seconds >= 1 { return String(format: "%.2f s", seconds) }
-        if seconds >= 0.001 { return String(format: "%.2f ms", seconds * 1000) }
-        return String(format: "%.2f μs", seconds * 1_000_000)
+        if seconds >= 1 { return Text.fixed(seconds, places: 2) + " s" }
+        if seconds >= 0.001 { return Text.fixed(seconds * 1000, places: 2) + " ms" }
+        return Text.fixed(seconds * 1_000_000, places: 2) + " μs"
     }
 }

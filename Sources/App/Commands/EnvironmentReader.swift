@@ -1,5 +1,16 @@
 import Configuration
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The configuration sources, in order: the process environment, then `.env` if present.
 enum EnvironmentReader {
@@ -24,6 +35,7 @@ enum EnvironmentReader {
 
 /// Prints a start-up problem plainly (no stack trace, no secrets) and exits with status 78.
 func exitWithConfigurationError(_ error: ConfigurationError) -> Never {
-    FileHandle.standardError.write(Data("Configuration error: \(error.description)\n".utf8))
+    var line = "Configuration error: \(error.description)\n"
+    line.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
     exit(78)  // EX_CONFIG
 }

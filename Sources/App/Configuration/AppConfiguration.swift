@@ -1,6 +1,10 @@
 import Configuration
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 
 /// Everything the app reads from its environment, validated once at start-up.
@@ -170,7 +174,7 @@ struct AppConfiguration: Sendable {
     }
 
     private static func nonEmpty(_ value: String?) -> String? {
-        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        guard let value = value?.trimmed, !value.isEmpty else { return nil }
         return value
     }
 

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import PostgresNIO
 
 /// A parsed `postgres://` connection URL.
@@ -21,8 +25,8 @@ struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
 
     /// Parses a URL; errors say what is wrong without repeating the URL (it holds a password).
     init(parsing text: String) throws(DatabaseURLError) {
-        let text = text.trimmingCharacters(in: .whitespaces)
-        guard let schemeEnd = text.range(of: "://") else { throw .notAURL }
+        let text = text.trimmed
+        guard let schemeEnd = text.firstRange(of: "://") else { throw .notAURL }
         let scheme = text[..<schemeEnd.lowerBound].lowercased()
         guard scheme == "postgres" || scheme == "postgresql" else {
             throw .unsupportedScheme(String(scheme))

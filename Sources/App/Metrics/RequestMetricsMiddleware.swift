@@ -27,8 +27,8 @@ struct RequestMetricsMiddleware: RouterMiddleware {
     static func replayReason(_ header: String) -> FlyReplay.Reason? {
         header.split(separator: ";").lazy.compactMap { part -> FlyReplay.Reason? in
             let pair = part.split(separator: "=", maxSplits: 1)
-            guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces) == "state" else { return nil }
-            return FlyReplay.Reason(rawValue: pair[1].trimmingCharacters(in: .whitespaces))
+            guard pair.count == 2, pair[0].trimmed == "state" else { return nil }
+            return FlyReplay.Reason(rawValue: pair[1].trimmed)
         }.first
     }
 }

@@ -1,5 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// One SQL file in `Migrations/`, named `<version>_<description>.sql`.
 struct MigrationFile: Sendable, Equatable {
@@ -9,7 +13,7 @@ struct MigrationFile: Sendable, Equatable {
 
     /// SHA-256 of the file's bytes, hex encoded; a changed file has a different checksum.
     var checksum: String {
-        SHA256.hash(data: Data(sql.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data(sql.utf8)).map(Text.hex).joined()
     }
 
     /// Reads every `NNNN_name.sql` file in `directory`, sorted by version.

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The facts the badge shows: where this request ran and which database answered.
 struct RegionBadge: Sendable, Equatable {
@@ -71,13 +75,11 @@ struct RegionBadge: Sendable, Equatable {
     }
 
     private static func queryEscaped(_ text: String) -> String {
-        var allowed = CharacterSet.urlQueryAllowed
-        allowed.remove(charactersIn: "&=+#?")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? "/users"
+        text.percentEncodedForQuery
     }
 
     private static func milliseconds(_ duration: Duration) -> String {
         let ms = duration.inSeconds * 1000
-        return ms < 10 ? String(format: "%.1f", ms) : String(Int(ms.rounded()))
+        return ms < 10 ? Text.fixed(ms, places: 1) : String(Int(ms.rounded()))
     }
 }

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The users pages: list, show, new, edit, and the form the last two share.
 enum UserViews {

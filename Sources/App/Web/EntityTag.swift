@@ -17,7 +17,7 @@ enum EntityTag {
         guard !values.isEmpty else { return nil }
         var versions: [Int] = []
         for tag in values.flatMap({ $0.split(separator: ",") }) {
-            let tag = tag.trimmingCharacters(in: .whitespaces)
+            let tag = tag.trimmed
             if tag == "*" { return nil }
             guard tag.count >= 3, tag.first == "\"", tag.last == "\"", let version = Int(tag.dropFirst().dropLast()) else { continue }
             versions.append(version)

@@ -1,5 +1,9 @@
 import HTTPTypes
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Hummingbird
 
 /// Fly's request replay: a response with `fly-replay: region=R;state=S` makes Fly's proxy
@@ -40,7 +44,7 @@ enum FlyReplay {
         for part in value.split(separator: ";") {
             let pair = part.split(separator: "=", maxSplits: 1)
             guard pair.count == 2 else { continue }
-            fields[pair[0].trimmingCharacters(in: .whitespaces)] = pair[1].trimmingCharacters(in: .whitespaces)
+            fields[pair[0].trimmed] = pair[1].trimmed
         }
         return fields
     }

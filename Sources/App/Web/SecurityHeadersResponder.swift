@@ -27,7 +27,7 @@ struct SecurityHeadersResponder<Next: HTTPResponder>: HTTPResponder {
 
     /// Whether the client reached the proxy in front of the app over HTTPS.
     static func isHTTPS(_ request: Request) -> Bool {
-        request.headers[forwardedProto]?.split(separator: ",").first?.trimmingCharacters(in: .whitespaces).lowercased() == "https"
+        request.headers[forwardedProto]?.split(separator: ",").first?.trimmed.lowercased() == "https"
     }
 
     /// Adds the headers to `response`.

@@ -38,7 +38,7 @@ struct CrossSiteWriteMiddleware: RouterMiddleware {
     /// The `host[:port]` of an origin or URL (`https://example.com:8443/path` → `example.com:8443`),
     /// without the scheme's default port; `nil` for anything else.
     static func host(of url: String) -> String? {
-        guard let schemeEnd = url.range(of: "://") else { return nil }
+        guard let schemeEnd = url.firstRange(of: "://") else { return nil }
         let scheme = url[..<schemeEnd.lowerBound].lowercased()
         let rest = url[schemeEnd.upperBound...]
         var host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }.lowercased()

@@ -21,10 +21,14 @@ struct FlyRequestMiddleware: RouterMiddleware {
 
     /// A region code, or `nil` for anything that does not look like one.
     private static func regionName(_ text: String) -> String? {
-        let name = text.trimmingCharacters(in: .whitespaces)
+        let name = text.trimmed
         guard (1...16).contains(name.count), name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else { return nil }
         return name
     }
 }
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
