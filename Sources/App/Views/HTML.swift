@@ -34,17 +34,35 @@ struct HTML: Sendable, Equatable, ExpressibleByStringInterpolation {
     static func escape(_ text: some StringProtocol) -> String {
         var escaped = ""
         escaped.reserveCapacity(text.utf8.count)
-        for character in text.unicodeScalars {
-            switch character {
-            case "&": escaped += "&amp;"
-            case "<": escaped += "&lt;"
-            case ">": escaped += "&gt;"
-            case "\"": escaped += "&quot;"
-            case "'": escaped += "&#39;"
-            default: escaped.unicodeScalars.append(character)
-            }
-        }
+        appendEscaped(text, to: &escaped)
         return escaped
+    }
+
+    /// Appends `text` escaped: runs without `&`, `<`, `>`, `"` or `'` are copied whole (these
+    /// five are ASCII, so their UTF-8 positions are character boundaries).
+    static func appendEscaped(_ text: some StringProtocol, to output: inout String) {
+        let bytes = text.utf8
+        var runStart = bytes.startIndex
+        var index = runStart
+        while index != bytes.endIndex {
+            let replacement: String? =
+                switch bytes[index] {
+                case UInt8(ascii: "&"): "&amp;"
+                case UInt8(ascii: "<"): "&lt;"
+                case UInt8(ascii: ">"): "&gt;"
+                case UInt8(ascii: "\""): "&quot;"
+                case UInt8(ascii: "'"): "&#39;"
+                default: nil
+                }
+            let next = bytes.index(after: index)
+            if let replacement {
+                output += text[runStart..<index]
+                output += replacement
+                runStart = next
+            }
+            index = next
+        }
+        output += text[runStart..<bytes.endIndex]
     }
 
     struct StringInterpolation: StringInterpolationProtocol {
@@ -75,9 +93,18 @@ struct HTML: Sendable, Equatable, ExpressibleByStringInterpolation {
             for fragment in fragments { output += fragment.rendered }
         }
 
+        /// Numbers need no escaping.
+        mutating func appendInterpolation(_ value: Int) {
+            output += String(value)
+        }
+
+        mutating func appendInterpolation(_ value: Int64) {
+            output += String(value)
+        }
+
         /// Any other value is text and is escaped.
         mutating func appendInterpolation(_ value: some CustomStringConvertible) {
-            output += HTML.escape(value.description)
+            HTML.appendEscaped(value.description, to: &output)
         }
     }
 }

@@ -27,6 +27,14 @@ struct HTMLTests {
         #expect(html.rendered == "42<ul><li>1</li><li>&amp;</li></ul>")
     }
 
+    @Test("Escaping keeps every other character, multibyte ones included, in place")
+    func multibyteText() {
+        let name = "Zoë <Ørsted> & 山田 '太郎' 👩🏽‍💻\""
+        let html: HTML = "\(name)|\(Int64(-7))|\(name.dropFirst(4))"
+        #expect(html.rendered == "Zoë &lt;Ørsted&gt; &amp; 山田 &#39;太郎&#39; 👩🏽‍💻&quot;|-7|&lt;Ørsted&gt; &amp; 山田 &#39;太郎&#39; 👩🏽‍💻&quot;")
+        #expect(HTML.escape("") == "" && HTML.escape("plain") == "plain" && HTML.escape("&") == "&amp;")
+    }
+
     @Test("Attribute values cannot break out of their quotes")
     func attributeValues() {
         let value = "\" onmouseover=\"alert(1)"
