@@ -62,13 +62,15 @@ struct AppDependencies: Sendable {
                 connectTimeout: connectTimeout
             ),
             eventLoopGroup: eventLoopGroup,
-            logger: logger
+            logger: logger,
+            connectionsChanged: { metrics.databaseConnections(role: .primary, open: $0) }
         )
         let replica = try replicaURL.map {
             DatabasePool(
                 configuration: try $0.poolConfiguration(maximumConnections: Self.readPoolSize, connectTimeout: connectTimeout),
                 eventLoopGroup: eventLoopGroup,
-                logger: logger
+                logger: logger,
+                connectionsChanged: { metrics.databaseConnections(role: .replica, open: $0) }
             )
         }
         self.databases = Databases(primary: primary, replica: replica)

@@ -57,6 +57,8 @@ final class DatabasePool: Service, Sendable {
         var slots = 0
         /// Attempts to connect still running.
         var connecting = 0
+        /// Connections established and not closed yet.
+        var connected = 0
         /// Leases waiting for a connection, oldest first.
         var waiters: [Waiter] = []
         var nextID: UInt64 = 0
@@ -92,13 +94,21 @@ final class DatabasePool: Service, Sendable {
     private let logger: Logger
     private let state = Mutex(State())
     private let connectionIDs = Atomic<Int>(0)
+    /// Told the number of established connections whenever it changes (for a metrics gauge).
+    private let connectionsChanged: @Sendable (Int) -> Void
 
-    init(configuration: Configuration, eventLoopGroup: any EventLoopGroup, logger: Logger) {
+    init(
+        configuration: Configuration,
+        eventLoopGroup: any EventLoopGroup,
+        logger: Logger,
+        connectionsChanged: @escaping @Sendable (Int) -> Void = { _ in }
+    ) {
         precondition(configuration.maximumConnections >= 1 && configuration.minimumConnections <= configuration.maximumConnections)
         self.configuration = configuration
         self.eventLoopGroup = eventLoopGroup
         self.timers = DeadlineTimers(eventLoop: eventLoopGroup.next())
         self.logger = logger
+        self.connectionsChanged = connectionsChanged
     }
 
     /// Connections opening or open now.
@@ -209,16 +219,19 @@ final class DatabasePool: Service, Sendable {
     private func connected(_ connection: PostgresConnection) {
         connection.closeFuture.whenComplete { _ in self.closed(connection) }
         enum Next { case handOver(Waiter), close, none }
-        let (next, recovered) = state.withLock { state -> (Next, Bool) in
+        let (next, recovered, count) = state.withLock { state -> (Next, Bool, Int) in
             state.connecting -= 1
+            state.connected += 1
+            let count = state.connected
             let recovered = state.isFailing
             state.isFailing = false
-            if state.isClosed { return (.close, recovered) }
-            if !state.waiters.isEmpty { return (.handOver(state.waiters.removeFirst()), recovered) }
+            if state.isClosed { return (.close, recovered, count) }
+            if !state.waiters.isEmpty { return (.handOver(state.waiters.removeFirst()), recovered, count) }
             let now = ContinuousClock.now
             state.idle.append(IdleConnection(connection: connection, since: now, checked: now))
-            return (.none, recovered)
+            return (.none, recovered, count)
         }
+        connectionsChanged(count)
         if recovered { logger.info("Connected to the database again") }
         switch next {
         case .handOver(let waiter): waiter.continuation.resume(returning: connection)
@@ -245,11 +258,13 @@ final class DatabasePool: Service, Sendable {
 
     /// A connection's channel closed: its place is free, and waiting leases may need it.
     private func closed(_ connection: PostgresConnection) {
-        let retry = state.withLock { state -> Bool in
+        let (retry, count) = state.withLock { state -> (Bool, Int) in
             state.slots -= 1
+            state.connected -= 1
             state.idle.removeAll { $0.connection.id == connection.id }
-            return state.reserveAttemptForWaiters(maximum: configuration.maximumConnections)
+            return (state.reserveAttemptForWaiters(maximum: configuration.maximumConnections), state.connected)
         }
+        connectionsChanged(count)
         if retry { connect() }
     }
 

@@ -83,6 +83,11 @@ final class AppMetrics: Sendable {
         callsInFlight[role]!.increment(by: change)
     }
 
+    /// Connections a pool holds open to the server behind `role` (the connection budget).
+    func databaseConnections(role: DatabaseRole, open: Int) {
+        gauge("db_connections_open", [("role", role.rawValue)]).record(open)
+    }
+
     /// What the tracker last learned: the lag, or nothing while the replica is unreachable.
     func replicaStatus(_ status: ReplicaStatus) {
         gauge("replica_reachable", []).record(status.isReachable ? 1 : 0)

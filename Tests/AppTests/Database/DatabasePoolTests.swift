@@ -19,11 +19,12 @@ extension DatabaseTests {
         func withPool<Result: Sendable>(
             maximum: Int,
             idleTimeout: Duration = .seconds(10),
+            connectTimeout: Duration = .seconds(2),
             url: String? = nil,
             _ body: @Sendable (DatabasePool) async throws -> Result
         ) async throws -> Result {
             var configuration = try DatabaseURL(parsing: url ?? cluster.primaryURL)
-                .poolConfiguration(maximumConnections: maximum, connectTimeout: .seconds(2))
+                .poolConfiguration(maximumConnections: maximum, connectTimeout: connectTimeout)
             configuration.idleTimeout = idleTimeout
             let pool = DatabasePool(configuration: configuration, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
             return try await withThrowingTaskGroup(of: Void.self) { group in
@@ -70,6 +71,24 @@ extension DatabaseTests {
                     try await pool.withConnection { try await $0.run("SELECT 1") }
                 }
                 #expect(ContinuousClock.now - started < .seconds(1))
+                #expect(pool.openConnections == 0)
+            }
+        }
+
+        @Test("A server that accepts but never answers fails the lease at the connect timeout, and frees the place")
+        func stalledServerTimesOut() async throws {
+            let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .childChannelInitializer { $0.eventLoop.makeSucceededVoidFuture() }
+                .bind(host: "127.0.0.1", port: 0)
+                .get()
+            defer { listener.close(promise: nil) }
+            let port = try #require(listener.localAddress?.port)
+            try await withPool(maximum: 1, connectTimeout: .milliseconds(300), url: "postgres://nobody@127.0.0.1:\(port)/none?sslmode=disable") { pool in
+                let started = ContinuousClock.now
+                await #expect(throws: DatabaseTimeout.self) {
+                    try await pool.withConnection { try await $0.run("SELECT 1") }
+                }
+                #expect(ContinuousClock.now - started < .seconds(2))
                 #expect(pool.openConnections == 0)
             }
         }

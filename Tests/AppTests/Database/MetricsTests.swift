@@ -136,6 +136,10 @@ extension DatabaseTests {
                 #expect(prometheusValue(text, "reads_fallback_to_primary_total", ["reason": "stale", "region": "ord"]) == 1)
                 #expect(prometheusValue(text, "replica_reachable", ["region": "ord"]) == 1)
                 #expect(prometheusValue(text, "db_query_duration_seconds_count", ["role": "replica", "outcome": "ok", "region": "ord"]) != nil)
+                // The pools' own figures: requests read from the replica pool; the primary pool
+                // took the direct writes.
+                #expect((prometheusValue(text, "db_connections_open", ["role": "replica", "region": "ord"]) ?? 0) >= 1)
+                #expect((prometheusValue(text, "db_connections_open", ["role": "primary", "region": "ord"]) ?? 0) >= 1)
             }
         }
 
