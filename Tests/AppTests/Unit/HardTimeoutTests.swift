@@ -139,16 +139,17 @@ struct HardTimeoutTests {
         let started = ContinuousClock.now
         var scheduled: [DeadlineTimers.Timer] = []
         for index in 0..<20 {
-            scheduled.append(timers.schedule(in: .milliseconds(20 * (index % 5))) { fired.withLock { $0[index] = .now } })
+            // At least 30 ms, so the cancellations below always come first.
+            scheduled.append(timers.schedule(in: .milliseconds(30 + 20 * (index % 5))) { fired.withLock { $0[index] = .now } })
         }
         for (index, timer) in scheduled.enumerated() where index >= 10 { timers.cancel(timer) }
-        try await Task.sleep(for: .milliseconds(300))
+        try await Task.sleep(for: .milliseconds(500))
         let times = fired.withLock { $0 }
         #expect(Set(times.keys) == Set(0..<10))
         for (index, time) in times {
-            let delay = Duration.milliseconds(20 * (index % 5))
+            let delay = Duration.milliseconds(30 + 20 * (index % 5))
             #expect(time - started >= delay)
-            #expect(time - started < delay + .milliseconds(150))
+            #expect(time - started < delay + .milliseconds(250))
         }
         #expect(timers.pending == 0)
     }
