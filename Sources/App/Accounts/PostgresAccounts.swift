@@ -2,7 +2,8 @@ import Logging
 import NIOCore
 import PostgresNIO
 
-/// `Accounts` on Postgres: reads on the client the request chose, writes on the primary.
+/// `Accounts` on Postgres: reads on the pool the request chose (prepared statements), writes
+/// on the primary.
 ///
 /// Writes use `RETURNING`, so no read follows a write in the same request, and report the
 /// primary's WAL position after commit for read-your-writes.

@@ -155,16 +155,12 @@ struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
 
     /// A PostgresNIO client configuration for this URL: up to `maximumConnections`, one kept open.
     ///
-    /// Exactly one connection is kept warm, never more: PostgresNIO 1.33's pool stops the
-    /// process (a precondition in `createNewDemandConnectionIfPossible`) when a lease finds
-    /// fewer open connections than its minimum, and a pool whose minimum is above one is left
-    /// in that state by a database restart (connections that failed to reconnect during the
-    /// outage are dropped, not refilled). With a minimum of one, the connection the pool keeps
-    /// retrying is always there.
-    ///
-    /// Each idle-timeout and keep-alive timer of the pool is a `Task.sleep` that, on Linux,
-    /// holds its memory until its deadline even when cancelled, and connections above the
-    /// minimum restart theirs on every query: both are kept short (10 s) to bound that memory.
+    /// For the one-off commands (`migrate`, `bench`) and the tests' helpers; the server uses
+    /// `poolConfiguration` and `DatabasePool` (see there for why). Exactly one connection is
+    /// kept warm: PostgresNIO 1.33's pool stops the process (a precondition in
+    /// `createNewDemandConnectionIfPossible`) when a database restart leaves it below a minimum
+    /// above one. Its idle-timeout and keep-alive timers are kept short (10 s), since each holds
+    /// its memory until its deadline.
     func clientConfiguration(
         connectTimeout: Duration,
         maximumConnections: Int
