@@ -62,6 +62,7 @@ struct AppDependencies: Sendable {
                 connectTimeout: connectTimeout
             ),
             eventLoopGroup: eventLoopGroup,
+            timers: deadlines,
             logger: logger,
             connectionsChanged: { metrics.databaseConnections(role: .primary, open: $0) }
         )
@@ -69,6 +70,7 @@ struct AppDependencies: Sendable {
             DatabasePool(
                 configuration: try $0.poolConfiguration(maximumConnections: Self.readPoolSize, connectTimeout: connectTimeout),
                 eventLoopGroup: eventLoopGroup,
+                timers: deadlines,
                 logger: logger,
                 connectionsChanged: { metrics.databaseConnections(role: .replica, open: $0) }
             )
@@ -80,6 +82,7 @@ struct AppDependencies: Sendable {
             DatabasePool(
                 configuration: try $0.poolConfiguration(maximumConnections: 1, connectTimeout: connectTimeout),
                 eventLoopGroup: eventLoopGroup,
+                timers: deadlines,
                 logger: logger
             )
         }

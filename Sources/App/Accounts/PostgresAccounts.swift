@@ -160,9 +160,7 @@ struct PostgresAccounts: Accounts {
     }
 
     private static func users(from rows: PostgresRowSequence) async throws -> [User] {
-        var users: [User] = []
-        for try await row in rows { users.append(try UserStatements.user(from: row)) }
-        return users
+        try await users(from: rows.map { try UserStatements.user(from: $0) })
     }
 }
 

@@ -1,13 +1,16 @@
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
 import Foundation
 #endif
-#endif
 import PostgresNIO
+
+/// A prepared statement whose rows are users (`UserStatements.columns`).
+protocol UserStatement: PostgresPreparedStatement where Row == User {}
+
+extension UserStatement {
+    func decodeRow(_ row: PostgresRow) throws -> User { try UserStatements.user(from: row) }
+}
 
 /// The reads of the users pages as prepared statements: each connection parses and plans them
 /// once, then every request sends only the statement's name and its values (`pgbench` here:
@@ -16,29 +19,27 @@ enum UserStatements {
     static let columns = "id, name, age, inserted_at, updated_at, lock_version"
 
     /// One user by id.
-    struct ByID: PostgresPreparedStatement {
+    struct ByID: UserStatement {
         static let name = "users_by_id"
         static let sql = "SELECT \(columns) FROM users WHERE id = $1"
         static let bindingDataTypes: [PostgresDataType] = [.int8]
         let id: Int64
 
         func makeBindings() -> PostgresBindings { UserStatements.bindings(id) }
-        func decodeRow(_ row: PostgresRow) throws -> User { try UserStatements.user(from: row) }
     }
 
     /// The newest users, one more than a page (to know whether there are more).
-    struct Newest: PostgresPreparedStatement {
+    struct Newest: UserStatement {
         static let name = "users_newest"
         static let sql = "SELECT \(columns) FROM users ORDER BY id DESC LIMIT $1"
         static let bindingDataTypes: [PostgresDataType] = [.int8]
         let limit: Int64
 
         func makeBindings() -> PostgresBindings { UserStatements.bindings(limit) }
-        func decodeRow(_ row: PostgresRow) throws -> User { try UserStatements.user(from: row) }
     }
 
     /// The users older than an id, newest first.
-    struct OlderThan: PostgresPreparedStatement {
+    struct OlderThan: UserStatement {
         static let name = "users_older_than"
         static let sql = "SELECT \(columns) FROM users WHERE id < $1 ORDER BY id DESC LIMIT $2"
         static let bindingDataTypes: [PostgresDataType] = [.int8, .int8]
@@ -46,11 +47,10 @@ enum UserStatements {
         let limit: Int64
 
         func makeBindings() -> PostgresBindings { UserStatements.bindings(id, limit) }
-        func decodeRow(_ row: PostgresRow) throws -> User { try UserStatements.user(from: row) }
     }
 
     /// The users newer than an id, oldest first.
-    struct NewerThan: PostgresPreparedStatement {
+    struct NewerThan: UserStatement {
         static let name = "users_newer_than"
         static let sql = "SELECT \(columns) FROM users WHERE id > $1 ORDER BY id ASC LIMIT $2"
         static let bindingDataTypes: [PostgresDataType] = [.int8, .int8]
@@ -58,7 +58,6 @@ enum UserStatements {
         let limit: Int64
 
         func makeBindings() -> PostgresBindings { UserStatements.bindings(id, limit) }
-        func decodeRow(_ row: PostgresRow) throws -> User { try UserStatements.user(from: row) }
     }
 
     private static func bindings(_ values: Int64...) -> PostgresBindings {

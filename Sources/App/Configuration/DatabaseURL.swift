@@ -165,20 +165,12 @@ struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
         connectTimeout: Duration,
         maximumConnections: Int
     ) -> PostgresClient.Configuration {
-        let tls: PostgresClient.Configuration.TLS
-        switch sslMode {
-        case .disable:
-            tls = .disable
-        case .prefer:
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            // libpq's prefer and require do not verify the certificate either.
-            configuration.certificateVerification = .none
-            tls = .prefer(configuration)
-        case .require:
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            configuration.certificateVerification = .none
-            tls = .require(configuration)
-        }
+        let tls: PostgresClient.Configuration.TLS =
+            switch sslMode {
+            case .disable: .disable
+            case .prefer: .prefer(tlsConfiguration)
+            case .require: .require(tlsConfiguration)
+            }
         var configuration = PostgresClient.Configuration(
             host: host,
             port: port,
@@ -199,17 +191,12 @@ struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
 extension DatabaseURL {
     /// The pool configuration the server uses for this URL (see `DatabasePool`).
     func poolConfiguration(maximumConnections: Int, connectTimeout: Duration) throws -> DatabasePool.Configuration {
-        let tls: PostgresConnection.Configuration.TLS
-        switch sslMode {
-        case .disable:
-            tls = .disable
-        case .prefer, .require:
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            // libpq's prefer and require do not verify the certificate either.
-            configuration.certificateVerification = .none
-            let context = try NIOSSLContext(configuration: configuration)
-            tls = sslMode == .prefer ? .prefer(context) : .require(context)
-        }
+        let tls: PostgresConnection.Configuration.TLS =
+            switch sslMode {
+            case .disable: .disable
+            case .prefer: .prefer(try NIOSSLContext(configuration: tlsConfiguration))
+            case .require: .require(try NIOSSLContext(configuration: tlsConfiguration))
+            }
         var connection = PostgresConnection.Configuration(
             host: host, port: port, username: username, password: password, database: database, tls: tls
         )
@@ -220,6 +207,13 @@ extension DatabaseURL {
             minimumConnections: min(1, maximumConnections),
             connectTimeout: connectTimeout
         )
+    }
+
+    /// TLS for `sslmode=prefer` and `require`: like libpq's, they do not verify the certificate.
+    private var tlsConfiguration: TLSConfiguration {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.certificateVerification = .none
+        return configuration
     }
 }
 

@@ -89,7 +89,7 @@ final class DatabasePool: Service, Sendable {
 
     let configuration: Configuration
     private let eventLoopGroup: any EventLoopGroup
-    /// The keep-alive checks' timeouts.
+    /// The timers of the keep-alive checks (the app's one clock).
     private let timers: DeadlineTimers
     private let logger: Logger
     private let state = Mutex(State())
@@ -100,13 +100,14 @@ final class DatabasePool: Service, Sendable {
     init(
         configuration: Configuration,
         eventLoopGroup: any EventLoopGroup,
+        timers: DeadlineTimers,
         logger: Logger,
         connectionsChanged: @escaping @Sendable (Int) -> Void = { _ in }
     ) {
         precondition(configuration.maximumConnections >= 1 && configuration.minimumConnections <= configuration.maximumConnections)
         self.configuration = configuration
         self.eventLoopGroup = eventLoopGroup
-        self.timers = DeadlineTimers(eventLoop: eventLoopGroup.next())
+        self.timers = timers
         self.logger = logger
         self.connectionsChanged = connectionsChanged
     }

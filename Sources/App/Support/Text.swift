@@ -1,6 +1,7 @@
 /// Small text helpers that full Foundation would otherwise provide: the app imports only
 /// `FoundationEssentials`, which leaves out `CharacterSet`, `String(format:)` and
-/// `addingPercentEncoding` (and with them ICU, about 60 MB of the static binary).
+/// `addingPercentEncoding` (full Foundation brings ICU into the binary; see the README on why
+/// the dependencies still do).
 extension StringProtocol {
     /// The text without leading and trailing white space (newlines included).
     var trimmed: String {

@@ -65,17 +65,13 @@ struct RegionBadge: Sendable, Equatable {
         let links = picker.regions.map { name -> HTML in
             name == current
                 ? "<strong aria-current=\"true\">\(name)</strong>"
-                : "<a href=\"/_edge/region?to=\(name)&amp;back=\(Self.queryEscaped(picker.returnPath))\">\(name)</a>"
+                : "<a href=\"/_edge/region?to=\(name)&amp;back=\(picker.returnPath.percentEncodedForQuery)\">\(name)</a>"
         }
         return """
             <nav class="badge-row badge-picker" aria-label="Browse from another region">
               <span class="badge-label">Browse from</span>\(HTML.joined(links, separator: " "))
             </nav>
             """
-    }
-
-    private static func queryEscaped(_ text: String) -> String {
-        text.percentEncodedForQuery
     }
 
     private static func milliseconds(_ duration: Duration) -> String {

@@ -26,7 +26,10 @@ extension DatabaseTests {
             var configuration = try DatabaseURL(parsing: url ?? cluster.primaryURL)
                 .poolConfiguration(maximumConnections: maximum, connectTimeout: connectTimeout)
             configuration.idleTimeout = idleTimeout
-            let pool = DatabasePool(configuration: configuration, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+            let group = MultiThreadedEventLoopGroup.singleton
+            let pool = DatabasePool(
+                configuration: configuration, eventLoopGroup: group, timers: DeadlineTimers(eventLoop: group.next()), logger: Logger(label: "test")
+            )
             return try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await pool.run() }
                 defer { group.cancelAll() }

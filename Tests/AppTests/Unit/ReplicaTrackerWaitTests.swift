@@ -14,10 +14,13 @@ struct ReplicaTrackerWaitTests {
             connection: .init(host: "127.0.0.1", port: 1, username: "nobody", password: nil, database: nil, tls: .disable),
             maximumConnections: 1
         )
-        let pool = DatabasePool(configuration: configuration, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        let timers = DeadlineTimers(eventLoop: MultiThreadedEventLoopGroup.singleton.next())
+        let pool = DatabasePool(
+            configuration: configuration, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, timers: timers, logger: Logger(label: "test")
+        )
         return ReplicaTracker(
             replica: pool, primary: pool, queryTimeout: .milliseconds(100),
-            timers: DeadlineTimers(eventLoop: MultiThreadedEventLoopGroup.singleton.next()), logger: Logger(label: "test")
+            timers: timers, logger: Logger(label: "test")
         )
     }
 
