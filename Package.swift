@@ -43,6 +43,15 @@ let package = Package(
                 .byName(name: "EarlyAnswer"),
             ]
         ),
+        // Stock Hummingbird and PostgresNIO serving the same reads with nothing of the app:
+        // `scripts/bench-http --baseline` measures it beside the app, as the ceiling here.
+        .executableTarget(
+            name: "Baseline",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
         // Closes connections cleanly after an answer sent before the request body arrived
         // (the app's and the local edge's servers).
         .target(
