@@ -51,7 +51,7 @@ struct PageRenderer: Sendable {
         var headers = HTTPFields()
         headers[.contentType] = "text/html; charset=utf-8"
         headers[.cacheControl] = "no-store"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html.rendered)))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: html.utf8)))
     }
 
     /// An error page: the status, a title, and a message meant for the person reading it.

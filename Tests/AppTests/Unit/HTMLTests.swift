@@ -35,6 +35,20 @@ struct HTMLTests {
         #expect(HTML.escape("") == "" && HTML.escape("plain") == "plain" && HTML.escape("&") == "&amp;")
     }
 
+    @Test("Joined fragments keep their order, with the separator only between them")
+    func joinedFragments() {
+        let parts: [HTML] = ["<a>\("x&y")</a>", "<b>2</b>", "<i>3</i>"]
+        #expect(HTML.joined(parts, separator: " | ").rendered == "<a>x&amp;y</a> | <b>2</b> | <i>3</i>")
+        #expect(HTML.joined([HTML](), separator: " | ").rendered == "")
+        #expect(HTML.joined(parts.prefix(1)).rendered == "<a>x&amp;y</a>")
+    }
+
+    @Test("The bytes are the markup's UTF-8, as the response sends them")
+    func bytesAreUTF8() {
+        let html: HTML = "<p>\("Zoë & 山田")</p>"
+        #expect(html.utf8 == Array("<p>Zoë &amp; 山田</p>".utf8))
+    }
+
     @Test("Attribute values cannot break out of their quotes")
     func attributeValues() {
         let value = "\" onmouseover=\"alert(1)"
