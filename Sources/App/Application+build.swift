@@ -1,35 +1,30 @@
-import ServiceLifecycle
 import Configuration
-import EarlyAnswer
 import Hummingbird
+import HummingbirdMultiRegion
 import Logging
 import NIOCore
 import NIOPosix
-import PostgresNIO
+import MultiRegion
+import ServiceLifecycle
 
 /// Everything the routes need, built once from the configuration.
 struct AppDependencies: Sendable {
     let configuration: AppConfiguration
-    let databases: Databases
-    let tracker: ReplicaTracker?
-    /// The replica pool that only the tracker uses.
-    private let trackerPool: DatabasePool?
+    /// The primary, this region's replica and its tracker (the multi-region library).
+    let database: MultiRegionDatabase
     let logger: Logger
     /// The event loops of the server, the database connections and the metrics server.
     let eventLoopGroup: any EventLoopGroup
     /// The timers of every deadline: requests, database calls, read-your-writes waits.
-    let deadlines: DeadlineTimers
+    var deadlines: DeadlineTimers { database.timers }
     /// Requests whose work is still running, for the log of a forced exit.
     let inFlight = InFlightRequests()
     /// The Prometheus metrics, served on `METRICS_PORT`.
     let metrics: AppMetrics
     let renderer: PageRenderer
 
-    /// At most this many connections to the database that serves reads, and to a remote
-    /// primary; one of each is kept open (see `DatabasePool`). The README's connection
-    /// budget is computed from these.
-    static let readPoolSize = 10
-    static let writePoolSize = 4
+    /// The replica tracker; `nil` when reads go to the primary.
+    var tracker: ReplicaTracker? { database.tracker }
 
     init(configuration: AppConfiguration) throws {
         var logger: Logger
@@ -47,49 +42,13 @@ struct AppDependencies: Sendable {
         self.configuration = configuration
         let eventLoopGroup = MultiThreadedEventLoopGroup.singleton
         self.eventLoopGroup = eventLoopGroup
-        let deadlines = DeadlineTimers(eventLoop: eventLoopGroup.next())
-        self.deadlines = deadlines
         let metrics = AppMetrics(region: configuration.regions.region)
         self.metrics = metrics
-
-        let connectTimeout: Duration = .seconds(3)
-        let replicaURL = configuration.replicaURL
-        // The pool that serves the reads is the larger one; in a replica region the primary
-        // only takes writes and read-your-writes fallbacks.
-        let primary = DatabasePool(
-            configuration: try configuration.primaryURL.poolConfiguration(
-                maximumConnections: replicaURL == nil ? Self.readPoolSize : Self.writePoolSize,
-                connectTimeout: connectTimeout
-            ),
-            eventLoopGroup: eventLoopGroup,
-            timers: deadlines,
-            logger: logger,
-            connectionsChanged: { metrics.databaseConnections(role: .primary, open: $0) }
+        let database = try MultiRegionDatabase(
+            configuration: configuration.multiRegion, logger: logger, metricsFactory: metrics.factory, eventLoopGroup: eventLoopGroup
         )
-        let replica = try replicaURL.map {
-            DatabasePool(
-                configuration: try $0.poolConfiguration(maximumConnections: Self.readPoolSize, connectTimeout: connectTimeout),
-                eventLoopGroup: eventLoopGroup,
-                timers: deadlines,
-                logger: logger,
-                connectionsChanged: { metrics.databaseConnections(role: .replica, open: $0) }
-            )
-        }
-        self.databases = Databases(primary: primary, replica: replica)
-        // The tracker polls the replica through a connection of its own: its polls never wait
-        // behind requests for a pooled connection, and a replica that is down shows at once.
-        self.trackerPool = try replicaURL.map {
-            DatabasePool(
-                configuration: try $0.poolConfiguration(maximumConnections: 1, connectTimeout: connectTimeout),
-                eventLoopGroup: eventLoopGroup,
-                timers: deadlines,
-                logger: logger
-            )
-        }
-        self.tracker = trackerPool.map {
-            ReplicaTracker(replica: $0, primary: primary, timers: deadlines, metrics: metrics, logger: logger)
-        }
-        self.renderer = PageRenderer(regions: configuration.regions, tracker: tracker)
+        self.database = database
+        self.renderer = PageRenderer(database: database)
     }
 
     /// The router with every route and middleware, in the order a request passes them.
@@ -97,7 +56,6 @@ struct AppDependencies: Sendable {
     /// `addPages` can add routes that get the same middleware as the users pages (tests use it).
     func buildRouter(addPages: (RouterGroup<AppRequestContext>) -> Void = { _ in }) -> Router<AppRequestContext> {
         let signer = CookieSigner(key: configuration.cookieKey)
-        let readYourWrites = ReadYourWrites(signer: signer)
 
         let router = Router(context: AppRequestContext.self)
         // Every response: the region header, HTML error pages, the stylesheet.
@@ -108,7 +66,7 @@ struct AppDependencies: Sendable {
         router.add(middleware: ErrorPageMiddleware(renderer: renderer))
         router.add(middleware: FileMiddleware(configuration.publicDirectory, urlBasePath: "/assets", logger: logger))
 
-        HealthController(tracker: tracker, maxReplicaLag: configuration.maxReplicaLag).addRoutes(to: router)
+        HealthRoutes(database: database).addRoutes(to: router)
         // Browsers that do not read the page's icon link ask here.
         router.get("/favicon.ico") { _, _ in Response.redirect(to: "/assets/favicon.svg", type: .permanent) }
 
@@ -117,31 +75,16 @@ struct AppDependencies: Sendable {
         let pages = router.group()
             .add(middleware: FlashMiddleware(flash: Flash(signer: signer)))
             .add(middleware: CrossSiteWriteMiddleware())
-            .add(middleware: WriteRoutingMiddleware(regions: configuration.regions, mode: configuration.writeMode))
-            .add(middleware: ReadRoutingMiddleware(
-                regions: configuration.regions,
-                mode: configuration.writeMode,
-                tracker: tracker,
-                readYourWrites: readYourWrites,
-                waitTimeout: configuration.readYourWritesTimeout,
-                metrics: metrics
-            ))
-        UsersController(
-            accounts: PostgresAccounts(
-                databases: databases, timeout: configuration.databaseTimeout, timers: deadlines, metrics: metrics, logger: logger
-            ),
-            renderer: renderer,
-            flash: Flash(signer: signer),
-            metrics: metrics,
-            afterWrite: { response, lsn in readYourWrites.remember(lsn, in: &response) }
-        ).addRoutes(to: pages)
+            .add(middleware: WriteRoutingMiddleware(database: database))
+            .add(middleware: ReadRoutingMiddleware(database: database, readYourWrites: ReadYourWrites(key: configuration.cookieKey)))
+        UsersController(accounts: PostgresAccounts(logger: logger), renderer: renderer, flash: Flash(signer: signer)).addRoutes(to: pages)
         addPages(pages)
         return router
     }
 
-    /// The database clients and the tracker, as services of the application.
+    /// The databases and the metrics server, as services of the application.
     var services: [any Service] {
-        var services = databases.services + (trackerPool.map { [$0] } ?? []) + (tracker.map { [$0] } ?? [])
+        var services: [any Service] = [database]
         if let port = configuration.metricsPort {
             services.append(
                 MetricsServer.application(metrics: metrics, host: configuration.host, port: port, eventLoopGroup: eventLoopGroup, logger: logger)
@@ -178,7 +121,7 @@ func buildApplication(_ dependencies: AppDependencies, router: Router<AppRequest
     let responder = AppResponderBuilder(router: router, dependencies: dependencies)
     var app = Application(
         router: responder,
-        server: .http1(additionalChannelHandlers: [EarlyAnswerHandler()]),
+        server: .http1WithEarlyAnswers(),
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port),
             serverName: "users"
@@ -210,7 +153,7 @@ struct AppResponderBuilder: HTTPResponderBuilder {
     func buildResponder() -> SecurityHeadersResponder<RequestDeadlineResponder<MethodOverrideResponder<Router<AppRequestContext>.Responder>>> {
         SecurityHeadersResponder(
             next: RequestDeadlineResponder(
-                next: MethodOverrideResponder(next: router.buildResponder(), maximumBody: WriteRoutingMiddleware.maximumReplayableBody),
+                next: MethodOverrideResponder(next: router.buildResponder(), maximumBody: FlyReplay.maximumReplayableBody),
                 timeout: dependencies.configuration.requestTimeout,
                 timers: dependencies.deadlines,
                 inFlight: dependencies.inFlight,

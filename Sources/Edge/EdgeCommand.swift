@@ -1,5 +1,5 @@
 import ArgumentParser
-import EarlyAnswer
+import HummingbirdMultiRegion
 import AsyncHTTPClient
 import Hummingbird
 import LocalEdge
@@ -45,7 +45,7 @@ struct EdgeCommand: AsyncParsableCommand {
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         var app = Application(
             responder: EdgeResponder(regions: regionMap, distances: distances, client: client, logger: logger),
-            server: .http1(additionalChannelHandlers: [EarlyAnswerHandler()]),
+            server: .http1WithEarlyAnswers(),
             configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "local-edge"),
             logger: logger
         )

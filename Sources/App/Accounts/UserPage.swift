@@ -15,11 +15,3 @@ struct UserPage: Sendable, Equatable {
     /// Pass as `newerThan` for the previous page.
     let newerThanCursor: Int64?
 }
-
-/// The outcome of a write, with the primary's WAL position after it committed.
-struct Written<Value: Sendable>: Sendable {
-    let value: Value
-    /// Where the primary's WAL stood after the commit; a replica that has replayed this far
-    /// shows the write.
-    let lsn: LSN?
-}

@@ -1,4 +1,5 @@
 #if canImport(FoundationEssentials)
+import MultiRegion
 import FoundationEssentials
 #else
 import Foundation

@@ -1,3 +1,4 @@
+import MultiRegion
 import ArgumentParser
 import Logging
 

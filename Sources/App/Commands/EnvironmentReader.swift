@@ -1,3 +1,4 @@
+import MultiRegion
 import Configuration
 #if canImport(FoundationEssentials)
 import FoundationEssentials

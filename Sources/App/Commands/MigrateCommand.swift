@@ -1,3 +1,4 @@
+import MultiRegion
 import ArgumentParser
 #if canImport(FoundationEssentials)
 import FoundationEssentials

@@ -1,3 +1,4 @@
+import MultiRegion
 import HTTPTypes
 import Synchronization
 

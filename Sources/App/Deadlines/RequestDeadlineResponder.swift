@@ -1,3 +1,4 @@
+import MultiRegion
 import Hummingbird
 import NIOCore
 

@@ -1,3 +1,4 @@
+import MultiRegion
 import Dispatch
 import Logging
 import ServiceLifecycle

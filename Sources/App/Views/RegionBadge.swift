@@ -3,22 +3,22 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import HummingbirdMultiRegion
+import MultiRegion
 
 /// The facts the badge shows: where this request ran and which database answered.
 struct RegionBadge: Sendable, Equatable {
-    let regions: RegionInfo
-    /// The database that served this page's reads, as the server itself reports it.
-    let database: DatabaseRole
-    /// The replica's lag, in words ("caught up", "12 kB behind").
-    let replicaLag: String?
-    /// How long the request waited for its own write to reach the replica.
-    let replicationWait: Duration?
-    /// Where a replayed request came from.
-    let replayedFrom: String?
-    /// The proxy edge that received the request.
-    let edgeRegion: String?
+    /// What the multi-region layer knows about the request.
+    let facts: RegionFacts
     /// Links to browse from another region; only behind the local edge.
     let picker: Picker?
+
+    private var regions: RegionInfo { facts.regions }
+    private var database: DatabaseRole { facts.database }
+    private var replicaLag: String? { facts.replicaLag }
+    private var replicationWait: Duration? { facts.replicationWait }
+    private var replayedFrom: String? { facts.replayedFrom }
+    private var edgeRegion: String? { facts.edgeRegion }
 
     /// The local edge's region switcher: links that set its region cookie and come back.
     struct Picker: Sendable, Equatable {

@@ -1,27 +1,19 @@
 import Hummingbird
+import HummingbirdMultiRegion
+import MultiRegion
 import Synchronization
 
-/// Per-request state: which database serves the reads, the flash message, replication facts.
+/// Per-request state: the multi-region facts and database session (filled in by the
+/// libraries' middleware), the flash message, and what the request log reports.
 ///
 /// Middleware fills it in before the controller runs; the layout reads it for the badge.
-struct AppRequestContext: RequestContext {
+struct AppRequestContext: MultiRegionRequestContext {
     typealias Decoder = URLEncodedFormDecoder
 
     var coreContext: CoreRequestContextStorage
-    /// The database this request reads from (the replica unless something says otherwise).
-    var readRole: DatabaseRole = .replica
+    var multiRegion = MultiRegionRequestState()
     /// The flash message set by the previous response, if any.
     var flash: String?
-    /// How long this request waited for the replica to replay its own earlier write.
-    var replicationWait: Duration?
-    /// The region a replayed request came from (from `fly-replay-src`).
-    var replayedFrom: String?
-    /// The region of the proxy edge that received the request (`Fly-Region` on the request).
-    var edgeRegion: String?
-    /// Regions the local edge's picker can switch to; empty on Fly.
-    var pickerRegions: [String] = []
-    /// The request's path, for links that come back to this page.
-    var path = "/users"
     /// What the request log line reports; shared by every copy of this context.
     let record = RequestRecord()
 
@@ -29,8 +21,12 @@ struct AppRequestContext: RequestContext {
         self.coreContext = .init(source: source)
     }
 
+    /// The request's path, for links that come back to this page (set by the error pages'
+    /// middleware, which every page passes).
+    var path = "/users"
+
     /// Fly's proxy cannot replay a request over 1 MB, so no write may be larger.
-    var maxUploadSize: Int { 1_048_576 }
+    var maxUploadSize: Int { FlyReplay.maximumReplayableBody }
 
     var requestDecoder: URLEncodedFormDecoder { URLEncodedFormDecoder() }
 }

@@ -1,3 +1,4 @@
+import HummingbirdMultiRegion
 import Hummingbird
 
 /// One-time messages ("User created.") carried across a redirect in a signed cookie.

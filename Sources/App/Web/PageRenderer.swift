@@ -4,31 +4,19 @@ import FoundationEssentials
 import Foundation
 #endif
 import Hummingbird
+import HummingbirdMultiRegion
+import MultiRegion
 
 /// Turns view content into complete HTML responses with the layout and a truthful badge.
 struct PageRenderer: Sendable {
-    let regions: RegionInfo
-    /// `nil` when there is no separate replica: every read goes to the primary.
-    let tracker: ReplicaTracker?
+    let database: MultiRegionDatabase
 
-    /// The badge for a request whose reads went to `role`.
-    ///
-    /// "replica" is only claimed when the server behind the replica connection is in
-    /// recovery; a promoted or misconfigured "replica" shows as the primary it is.
-    func badge(readRole role: DatabaseRole, context: AppRequestContext) -> RegionBadge {
-        var database = role
-        let status = tracker?.status
-        if tracker == nil || (status?.isReachable == true && status?.isInRecovery == false) {
-            database = .primary
-        }
+    /// The badge for a request, showing `readRole` when given, else the database that answered.
+    func badge(readRole role: DatabaseRole? = nil, context: AppRequestContext) -> RegionBadge {
+        let facts = RegionFacts(database: database, state: context.multiRegion, readRole: role)
         return RegionBadge(
-            regions: regions,
-            database: database,
-            replicaLag: tracker == nil ? nil : status?.lagDescription ?? "unknown",
-            replicationWait: context.replicationWait,
-            replayedFrom: context.replayedFrom,
-            edgeRegion: context.edgeRegion,
-            picker: context.pickerRegions.isEmpty ? nil : RegionBadge.Picker(regions: context.pickerRegions, returnPath: context.path)
+            facts: facts,
+            picker: facts.edgeRegions.isEmpty ? nil : RegionBadge.Picker(regions: facts.edgeRegions, returnPath: context.path)
         )
     }
 
@@ -40,14 +28,9 @@ struct PageRenderer: Sendable {
         context: AppRequestContext,
         readRole: DatabaseRole? = nil
     ) -> Response {
-        let database = readRole ?? context.readRole
-        context.record.database = database
-        let html = Layout.page(
-            title: title,
-            badge: badge(readRole: database, context: context),
-            flash: context.flash,
-            content: content
-        )
+        let badge = badge(readRole: readRole, context: context)
+        context.record.database = badge.facts.database
+        let html = Layout.page(title: title, badge: badge, flash: context.flash, content: content)
         var headers = HTTPFields()
         headers[.contentType] = "text/html; charset=utf-8"
         headers[.cacheControl] = "no-store"

@@ -7,6 +7,10 @@ import PostgresNIO
 import Synchronization
 import Testing
 
+import HummingbirdMultiRegion
+import MultiRegion
+import MultiRegionTesting
+
 @testable import App
 
 extension DatabaseTests {
@@ -16,7 +20,7 @@ extension DatabaseTests {
 
         init() async throws {
             cluster = try TestCluster()
-            try await cluster.reset()
+            try await cluster.resetUsers()
         }
 
         /// The root cause of the hangs under replica restarts: PostgresNIO (1.33) sends a query

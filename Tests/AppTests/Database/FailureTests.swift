@@ -5,6 +5,10 @@ import HummingbirdTesting
 import PostgresNIO
 import Testing
 
+import HummingbirdMultiRegion
+import MultiRegion
+import MultiRegionTesting
+
 @testable import App
 
 extension DatabaseTests {
@@ -14,7 +18,7 @@ extension DatabaseTests {
 
         init() async throws {
             cluster = try TestCluster()
-            try await cluster.reset()
+            try await cluster.resetUsers()
         }
 
         /// Repeats `attempt` until it returns true, for at most `timeout`.

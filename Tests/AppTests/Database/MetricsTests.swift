@@ -5,6 +5,10 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 
+import HummingbirdMultiRegion
+import MultiRegion
+import MultiRegionTesting
+
 @testable import App
 
 /// The value of the Prometheus series `name` whose labels include `labels`, from text
@@ -34,14 +38,14 @@ extension DatabaseTests {
 
         init() async throws {
             cluster = try TestCluster()
-            try await cluster.reset()
+            try await cluster.resetUsers()
         }
 
         @Test("The metrics endpoint answers in Prometheus text format on its own port, and not on the public one")
         func endpoint() async throws {
             let metricsPort = try freePort()
             let app = try AppProcess(
-                environment: cluster.environment(extra: ["METRICS_PORT": "\(metricsPort)"]),
+                environment: cluster.appEnvironment(extra: ["METRICS_PORT": "\(metricsPort)"]),
                 logPath: "\(cluster.logDirectory)/app-metrics.log"
             )
             let http = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -70,7 +74,7 @@ extension DatabaseTests {
         @Test("With LOG_FORMAT=json every line is one JSON object, and a request's line carries its id, region, route, status, time and database")
         func jsonLogs() async throws {
             let app = try AppProcess(
-                environment: cluster.environment(region: "ord", extra: ["LOG_FORMAT": "json", "LOG_LEVEL": "info"]),
+                environment: cluster.appEnvironment(region: "ord", extra: ["LOG_FORMAT": "json", "LOG_LEVEL": "info"]),
                 logPath: "\(cluster.logDirectory)/app-json.log"
             )
             let http = HTTPClient(eventLoopGroupProvider: .singleton)

@@ -4,6 +4,10 @@ import HummingbirdTesting
 import PostgresNIO
 import Testing
 
+import HummingbirdMultiRegion
+import MultiRegion
+import MultiRegionTesting
+
 @testable import App
 
 extension DatabaseTests {
@@ -13,7 +17,7 @@ extension DatabaseTests {
 
         init() async throws {
             cluster = try TestCluster()
-            try await cluster.reset()
+            try await cluster.resetUsers()
         }
 
         /// The user as the primary has it: name, age, version.

@@ -4,6 +4,10 @@ import NIOCore
 import Synchronization
 import Testing
 
+import HummingbirdMultiRegion
+import MultiRegion
+import MultiRegionTesting
+
 @testable import App
 
 extension DatabaseTests {
@@ -15,7 +19,7 @@ extension DatabaseTests {
 
         init() async throws {
             cluster = try TestCluster()
-            try await cluster.reset()
+            try await cluster.resetUsers()
         }
 
         /// What one request got: a status, or no answer at all.
@@ -36,7 +40,7 @@ extension DatabaseTests {
             try await cluster.waitForReplicaToCatchUp()
 
             let app = try AppProcess(
-                environment: cluster.environment(
+                environment: cluster.appEnvironment(
                     region: "ord", primaryRegion: "nrt", writeMode: .direct,
                     extra: [
                         "REQUEST_TIMEOUT": "\(Self.requestTimeout)", "DATABASE_TIMEOUT": "2",
@@ -86,12 +90,12 @@ extension DatabaseTests {
 
         @Test("A second instance on a port that is taken exits at once with a non-zero status")
         func portInUse() async throws {
-            let first = try AppProcess(environment: cluster.environment(), logPath: "\(cluster.logDirectory)/app-first.log")
+            let first = try AppProcess(environment: cluster.appEnvironment(), logPath: "\(cluster.logDirectory)/app-first.log")
             let http = HTTPClient(eventLoopGroupProvider: .singleton)
             try await first.waitUntilAnswering(http)
             try await http.shutdown()
             let second = try AppProcess(
-                environment: cluster.environment(),
+                environment: cluster.appEnvironment(),
                 port: first.port,
                 logPath: "\(cluster.logDirectory)/app-second.log"
             )
@@ -135,7 +139,7 @@ extension DatabaseTests {
         /// announces 1,000 bytes and sends 10), which keeps a graceful drain busy.
         private func appWithStalledClient(shutdownTimeout: Double, log: String) async throws -> (AppProcess, LoopbackSocket) {
             let app = try AppProcess(
-                environment: cluster.environment(extra: ["SHUTDOWN_TIMEOUT": "\(shutdownTimeout)", "LOG_LEVEL": "info"]),
+                environment: cluster.appEnvironment(extra: ["SHUTDOWN_TIMEOUT": "\(shutdownTimeout)", "LOG_LEVEL": "info"]),
                 logPath: "\(cluster.logDirectory)/\(log)"
             )
             let http = HTTPClient(eventLoopGroupProvider: .singleton)

@@ -4,6 +4,10 @@ import NIOCore
 import NIOHTTP1
 import Testing
 
+import HummingbirdMultiRegion
+import MultiRegion
+import MultiRegionTesting
+
 @testable import App
 
 extension DatabaseTests {
@@ -13,7 +17,7 @@ extension DatabaseTests {
 
         init() async throws {
             cluster = try TestCluster()
-            try await cluster.reset()
+            try await cluster.resetUsers()
         }
 
         /// Runs `body` against a real App process in `region` (replay mode outside `nrt`).
@@ -21,7 +25,7 @@ extension DatabaseTests {
             region: String = "nrt", _ body: (HTTPClient, String) async throws -> Void
         ) async throws {
             let app = try AppProcess(
-                environment: cluster.environment(region: region, primaryRegion: "nrt", writeMode: region == "nrt" ? .direct : .replay),
+                environment: cluster.appEnvironment(region: region, primaryRegion: "nrt", writeMode: region == "nrt" ? .direct : .replay),
                 logPath: "\(cluster.logDirectory)/app-safe-defaults-\(region).log"
             )
             let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))

@@ -5,6 +5,10 @@ import HummingbirdTesting
 import PostgresNIO
 import Testing
 
+import HummingbirdMultiRegion
+import MultiRegion
+import MultiRegionTesting
+
 @testable import App
 
 extension DatabaseTests {
@@ -16,7 +20,7 @@ extension DatabaseTests {
 
         init() async throws {
             cluster = try TestCluster()
-            try await cluster.reset()
+            try await cluster.resetUsers()
         }
 
         private func userCount() async throws -> Int64 {
@@ -29,9 +33,9 @@ extension DatabaseTests {
         /// it was on a replica.
         static let hiddenWrite: @Sendable (RouterGroup<AppRequestContext>, AppDependencies) -> Void = { pages, dependencies in
             pages.get("/visits") { _, context in
-                let pool = dependencies.databases.pool(for: context.readRole)
-                try await pool.run("INSERT INTO users (name, age) VALUES ('visitor', 1)")
-                return "counted on the \(context.readRole.rawValue)"
+                let database = try context.database
+                try await database.read { try await $0.run("INSERT INTO users (name, age) VALUES ('visitor', 1)") }
+                return "counted on the \(database.readRole.rawValue)"
             }
         }
 

@@ -1,3 +1,6 @@
+import HummingbirdMultiRegion
+import MultiRegion
+import MultiRegionTesting
 import AsyncHTTPClient
 import Foundation
 #if canImport(Glibc)

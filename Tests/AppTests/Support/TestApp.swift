@@ -1,7 +1,12 @@
 import Configuration
+import Foundation
 import Hummingbird
 import HummingbirdTesting
 import PostgresNIO
+
+import HummingbirdMultiRegion
+import MultiRegion
+import MultiRegionTesting
 
 @testable import App
 
@@ -16,7 +21,7 @@ extension TestCluster {
         addPages: @Sendable (RouterGroup<AppRequestContext>, AppDependencies) -> Void = { _, _ in },
         _ test: @Sendable (any TestClientProtocol, AppDependencies) async throws -> Value
     ) async throws -> Value {
-        let configuration = try configuration(
+        let configuration = try appConfiguration(
             region: region, primaryRegion: primaryRegion, writeMode: writeMode, useReplica: useReplica, extra: extra
         )
         let dependencies = try AppDependencies(configuration: configuration)
@@ -50,5 +55,54 @@ extension TestClientProtocol {
         let response = try await execute(uri: uri, method: .get, headers: fields)
         jar.update(from: response)
         return response
+    }
+}
+
+extension TestCluster {
+    /// The environment of an app instance in `region`: the machinery's, and the app's own keys.
+    func appEnvironment(
+        region: String = "nrt",
+        primaryRegion: String = "nrt",
+        writeMode: WriteMode = .direct,
+        useReplica: Bool = true,
+        extra: [String: String] = [:]
+    ) -> [String: String] {
+        let app = [
+            "SECRET_KEY_BASE": String(repeating: "test-secret-", count: 4),
+            "LOG_LEVEL": "warning",
+            // Tests that read the Prometheus endpoint over HTTP pick a free port themselves.
+            "METRICS_PORT": "off",
+        ]
+        return environment(region: region, primaryRegion: primaryRegion, writeMode: writeMode, useReplica: useReplica, extra: app.merging(extra) { $1 })
+    }
+
+    /// The app's configuration for an instance in `region`, against this cluster.
+    func appConfiguration(
+        region: String = "nrt",
+        primaryRegion: String = "nrt",
+        writeMode: WriteMode = .direct,
+        useReplica: Bool = true,
+        extra: [String: String] = [:]
+    ) throws -> AppConfiguration {
+        let provider = EnvironmentVariablesProvider(
+            environmentVariables: appEnvironment(region: region, primaryRegion: primaryRegion, writeMode: writeMode, useReplica: useReplica, extra: extra)
+        )
+        return try AppConfiguration(reader: ConfigReader(provider: provider))
+    }
+
+    /// Applies the app's migrations and empties the users table, then waits until the replica
+    /// has the same state.
+    func resetUsers() async throws {
+        try await reset(migrationsDirectory: Self.migrationsDirectory, truncating: ["users"])
+    }
+
+    static var migrationsDirectory: String {
+        // Tests/AppTests/Support/TestApp.swift → the package root.
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Migrations").path
+    }
+
+    static var publicDirectory: String {
+        URL(fileURLWithPath: migrationsDirectory).deletingLastPathComponent().appendingPathComponent("Public").path
     }
 }

@@ -3,6 +3,10 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 
+import HummingbirdMultiRegion
+import MultiRegion
+import MultiRegionTesting
+
 @testable import App
 
 extension TestResponse {

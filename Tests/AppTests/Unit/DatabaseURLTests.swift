@@ -1,6 +1,10 @@
 import Configuration
 import Testing
 
+import HummingbirdMultiRegion
+import MultiRegion
+import MultiRegionTesting
+
 @testable import App
 
 @Suite("Database URLs and configuration")

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 
+import HummingbirdMultiRegion
+import MultiRegion
+import MultiRegionTesting
+
 @testable import App
 
 @Suite("HTML escaping")
@@ -74,16 +78,14 @@ struct RegionBadgeTests {
     @Test("The region picker marks where the person browses from, also on a page replayed to the primary region")
     func pickerFollowsTheEdgeRegion() {
         let replayed = RegionBadge(
-            regions: RegionInfo(region: "nrt", primaryRegion: "nrt", machineID: nil, appName: nil),
-            database: .primary, replicaLag: nil, replicationWait: nil, replayedFrom: "ord", edgeRegion: "ord",
+            facts: RegionFacts(regions: RegionInfo(region: "nrt", primaryRegion: "nrt"), database: .primary, replayedFrom: "ord", edgeRegion: "ord"),
             picker: .init(regions: ["nrt", "ord"], returnPath: "/users/1")
         ).html.rendered
         #expect(replayed.contains("<strong aria-current=\"true\">ord</strong>"))
         #expect(replayed.contains("<a href=\"/_edge/region?to=nrt&amp;back=%2Fusers%2F1\">nrt</a>") || replayed.contains(">nrt</a>"))
 
         let direct = RegionBadge(
-            regions: RegionInfo(region: "ams", primaryRegion: "nrt", machineID: nil, appName: nil),
-            database: .replica, replicaLag: nil, replicationWait: nil, replayedFrom: nil, edgeRegion: nil,
+            facts: RegionFacts(regions: RegionInfo(region: "ams", primaryRegion: "nrt"), database: .replica),
             picker: .init(regions: ["nrt", "ams"], returnPath: "/users")
         ).html.rendered
         #expect(direct.contains("<strong aria-current=\"true\">ams</strong>"))

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 
+import HummingbirdMultiRegion
+import MultiRegion
+import MultiRegionTesting
+
 @testable import App
 
 @Suite("JSON log lines")

@@ -1,5 +1,9 @@
 import Testing
 
+import HummingbirdMultiRegion
+import MultiRegion
+import MultiRegionTesting
+
 @testable import App
 
 @Suite("User validation")

@@ -1,17 +1,18 @@
 import Hummingbird
+import HummingbirdMultiRegion
 import Logging
+import MultiRegion
 
 /// The users pages (Phoenix's `UserController`): thin, branching on what `Accounts` says.
+///
+/// Every data call runs on `context.database`, so replica reads, the fallback to the primary
+/// and read-your-writes come from the multi-region middleware, not from here.
 struct UsersController<Store: Accounts>: Sendable {
     typealias Context = AppRequestContext
 
     let accounts: Store
     let renderer: PageRenderer
     let flash: Flash
-    let metrics: AppMetrics
-    /// Called after every successful write with the response and the WAL position, so
-    /// read-your-writes can remember it.
-    let afterWrite: @Sendable (inout Response, LSN?) -> Void
 
     func addRoutes(to router: RouterGroup<Context>) {
         router.get("/") { _, _ in Response.redirect(to: "/users", type: .found) }
@@ -40,15 +41,13 @@ struct UsersController<Store: Accounts>: Sendable {
         } else {
             pageRequest = .first
         }
-        var context = context
-        let page = try await read(&context) { try await accounts.listUsers(pageRequest, readingFrom: $0) }
+        let page = try await accounts.listUsers(pageRequest, on: context.database)
         return renderer.page(title: "Users", UserViews.index(page), context: context)
     }
 
     @Sendable func show(_ request: Request, context: Context) async throws -> Response {
         let id = try userID(context)
-        var context = context
-        guard let user = try await read(&context, { try await accounts.user(id: id, readingFrom: $0) }) else {
+        guard let user = try await accounts.user(id: id, on: context.database) else {
             throw HTTPError(.notFound)
         }
         var response = renderer.page(title: user.name, UserViews.show(user), context: context)
@@ -67,8 +66,8 @@ struct UsersController<Store: Accounts>: Sendable {
             return renderer.page(title: "New user", UserViews.new(params, errors: errors), status: .unprocessableContent, context: context)
         case .success(let changes):
             do {
-                let written = try await accounts.createUser(changes)
-                return redirect(to: "/users/\(written.value.id)", flash: "User created.", lsn: written.lsn)
+                let user = try await accounts.createUser(changes, on: context.database)
+                return redirect(to: "/users/\(user.id)", flash: "User created.")
             } catch let errors as ValidationErrors {
                 return renderer.page(title: "New user", UserViews.new(params, errors: errors), status: .unprocessableContent, context: context)
             }
@@ -77,8 +76,7 @@ struct UsersController<Store: Accounts>: Sendable {
 
     @Sendable func edit(_ request: Request, context: Context) async throws -> Response {
         let id = try userID(context)
-        var context = context
-        guard let user = try await read(&context, { try await accounts.user(id: id, readingFrom: $0) }) else {
+        guard let user = try await accounts.user(id: id, on: context.database) else {
             throw HTTPError(.notFound)
         }
         return renderer.page(title: "Edit \(user.name)", UserViews.edit(id: id, UserParams(user), errors: ValidationErrors()), context: context)
@@ -96,9 +94,9 @@ struct UsersController<Store: Accounts>: Sendable {
         case .success(let changes):
             let condition = VersionCondition(request, params)
             do {
-                switch try await accounts.updateUser(id: id, with: changes, ifVersionIn: condition.versions) {
-                case .written(let written):
-                    return redirect(to: "/users/\(id)", flash: "User updated.", lsn: written.lsn)
+                switch try await accounts.updateUser(id: id, with: changes, ifVersionIn: condition.versions, on: context.database) {
+                case .written:
+                    return redirect(to: "/users/\(id)", flash: "User updated.")
                 case .notFound:
                     throw HTTPError(.notFound)
                 case .conflict(let current):
@@ -118,9 +116,9 @@ struct UsersController<Store: Accounts>: Sendable {
         let id = try userID(context)
         let params = try await formParams(request, context: context, allowingNoForm: true)
         let condition = VersionCondition(request, params)
-        switch try await accounts.deleteUser(id: id, ifVersionIn: condition.versions) {
-        case .written(let written):
-            return redirect(to: "/users", flash: "User deleted.", lsn: written.lsn)
+        switch try await accounts.deleteUser(id: id, ifVersionIn: condition.versions, on: context.database) {
+        case .written:
+            return redirect(to: "/users", flash: "User deleted.")
         case .notFound:
             throw HTTPError(.notFound)
         case .conflict(let current):
@@ -154,28 +152,10 @@ struct UsersController<Store: Accounts>: Sendable {
         }
     }
 
-    /// Runs a read on the request's database; if the replica is unreachable, on the primary.
-    private func read<Value>(
-        _ context: inout Context,
-        _ body: (DatabaseRole) async throws -> Value
-    ) async throws -> Value {
-        do {
-            return try await body(context.readRole)
-        } catch where context.readRole == .replica && renderer.tracker != nil && PostgresErrors.isUnavailable(error) {
-            context.logger.warning("Replica unavailable; reading from the primary")
-            // The replica went away between the tracker's polls: let it look again now.
-            renderer.tracker?.pollSoon()
-            metrics.readFellBackToPrimary(.replicaDown)
-            context.readRole = .primary
-            return try await body(.primary)
-        }
-    }
-
     /// 303 See Other, so the browser follows with a GET, with a flash message.
-    private func redirect(to location: String, flash message: String, lsn: LSN?) -> Response {
+    private func redirect(to location: String, flash message: String) -> Response {
         var response = Response.redirect(to: location, type: .normal)
         response.setCookie(flash.cookie(message))
-        afterWrite(&response, lsn)
         return response
     }
 }

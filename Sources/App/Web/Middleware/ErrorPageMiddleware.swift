@@ -1,5 +1,7 @@
 import Hummingbird
+import HummingbirdMultiRegion
 import Logging
+import MultiRegion
 
 /// Turns every error into an HTML page with the badge, and never shows internals.
 ///
@@ -11,15 +13,15 @@ struct ErrorPageMiddleware: RouterMiddleware {
     let renderer: PageRenderer
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        context.path = request.uri.path
         do {
             return try await next(request, context)
         } catch let error as HTTPError {
             return page(for: error, context: context)
-        } catch let error as any HTTPResponseError {
-            return page(for: HTTPError(error.status), context: context)
         } catch where PostgresErrors.isUnavailable(error) {
             context.logger.warning("Database unavailable", metadata: ["error": "\(String(reflecting: error))"])
-            let isWrite = WriteRoutingMiddleware.isWrite(request.method)
+            let isWrite = RouteKind.byMethod.writes(request.method)
             var response = renderer.errorPage(
                 .serviceUnavailable,
                 title: isWrite ? "Writes are unavailable" : "Database unavailable",
@@ -30,6 +32,10 @@ struct ErrorPageMiddleware: RouterMiddleware {
             )
             response.headers[.retryAfter] = "5"
             return response
+        } catch let error as MultiRegionError {
+            return page(for: HTTPError(error.status, message: error.description), context: context)
+        } catch let error as any HTTPResponseError {
+            return page(for: HTTPError(error.status), context: context)
         } catch {
             context.logger.error(
                 "Unexpected error",

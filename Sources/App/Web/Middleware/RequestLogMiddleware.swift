@@ -1,3 +1,4 @@
+import HummingbirdMultiRegion
 import HTTPTypes
 import Hummingbird
 import Logging

@@ -1,7 +1,0 @@
-/// Which database answered a request's reads.
-enum DatabaseRole: String, Sendable, CaseIterable {
-    /// The read replica in this instance's region.
-    case replica
-    /// The writable primary.
-    case primary
-}

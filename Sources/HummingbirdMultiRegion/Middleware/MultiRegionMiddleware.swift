@@ -1,0 +1,47 @@
+public import Hummingbird
+public import MultiRegion
+
+/// Everything a page needs, in one middleware: Fly's request facts, write routing, read
+/// routing and read-your-writes, in that order.
+///
+/// ```swift
+/// let pages = router.group().add(middleware: MultiRegionMiddleware(database: database, cookieKey: key))
+/// ```
+///
+/// Apps that put their own middleware between these (error pages that show the edge region,
+/// a cross-site check before write routing) add ``FlyRequestMiddleware``,
+/// ``WriteRoutingMiddleware`` and ``ReadRoutingMiddleware`` one by one instead.
+public struct MultiRegionMiddleware<Context: MultiRegionRequestContext>: RouterMiddleware {
+    let facts = FlyRequestMiddleware<Context>()
+    let writes: WriteRoutingMiddleware<Context>
+    let reads: ReadRoutingMiddleware<Context>
+
+    /// - Parameters:
+    ///   - database: The app's databases.
+    ///   - cookieKey: The key that signs the read-your-writes cookie; the same on every instance.
+    ///   - kind: Which requests write (default: by method).
+    public init(database: MultiRegionDatabase, cookieKey: SymmetricKey, kind: RouteKind = .byMethod) {
+        self.writes = WriteRoutingMiddleware(database: database, kind: kind)
+        self.reads = ReadRoutingMiddleware(database: database, readYourWrites: ReadYourWrites(key: cookieKey), kind: kind)
+    }
+
+    /// - Parameters:
+    ///   - database: The app's databases.
+    ///   - cookieSecret: A secret of at least 32 characters, the same on every instance
+    ///     (`SECRET_KEY_BASE`); the cookie's key is derived from it.
+    ///   - kind: Which requests write (default: by method).
+    public init(database: MultiRegionDatabase, cookieSecret: String, kind: RouteKind = .byMethod) {
+        let key = SymmetricKey(data: SHA256.hash(data: Array("multi-region read-your-writes\0\(cookieSecret)".utf8)))
+        self.init(database: database, cookieKey: key, kind: kind)
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        try await facts.handle(request, context: context) { request, context in
+            try await writes.handle(request, context: context) { request, context in
+                try await reads.handle(request, context: context, next: next)
+            }
+        }
+    }
+}
+
+public import Crypto

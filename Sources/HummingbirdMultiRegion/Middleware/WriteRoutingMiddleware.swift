@@ -1,0 +1,48 @@
+public import Hummingbird
+public import MultiRegion
+
+/// Sends writes to the primary region before they touch any database.
+///
+/// In `replay` mode, outside the primary region, a request that writes (see ``RouteKind``) is
+/// answered with 409 and `fly-replay`, and Fly's proxy runs it again in the primary region. A
+/// request that was already replayed and would need replaying again fails with
+/// ``MultiRegion/MultiRegionError/replayLoop(region:primaryRegion:)``: a loop helps no one.
+/// A body larger than Fly can replay is refused with 413 in every region.
+public struct WriteRoutingMiddleware<Context: MultiRegionRequestContext>: RouterMiddleware {
+    let database: MultiRegionDatabase
+    let kind: RouteKind
+
+    /// - Parameters:
+    ///   - database: Where the regions and the write mode come from.
+    ///   - kind: Which requests write (default: by method).
+    public init(database: MultiRegionDatabase, kind: RouteKind = .byMethod) {
+        self.database = database
+        self.kind = kind
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > FlyReplay.maximumReplayableBody {
+            throw HTTPError(.contentTooLarge)
+        }
+        let regions = database.regions
+        guard kind.writes(request.method), database.configuration.writeMode == .replay, !regions.isPrimaryRegion else {
+            return try await next(request, context)
+        }
+        return try database.replay(context, reason: .write)
+    }
+}
+
+extension MultiRegionDatabase {
+    /// The replay of a request to the primary region, counted; a request that was replayed
+    /// already fails with the replay loop instead.
+    func replay(_ context: some MultiRegionRequestContext, reason: FlyReplay.Reason) throws -> Response {
+        if context.multiRegion.replayedFrom != nil {
+            throw MultiRegionError.replayLoop(region: regions.region, primaryRegion: regions.primaryRegion)
+        }
+        metrics.replaySent(reason: reason.rawValue)
+        return FlyReplay.response(to: regions.primaryRegion, reason: reason)
+    }
+
+    /// Whether reads that the replica cannot serve go to Fly's replay, not a direct connection.
+    var replaysToPrimary: Bool { configuration.writeMode == .replay && !regions.isPrimaryRegion }
+}

@@ -1,0 +1,25 @@
+/// A position in Postgres's write-ahead log, as printed by `pg_current_wal_lsn()`: `16/B374D848`.
+public struct LSN: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The position as one 64-bit number.
+    public let value: UInt64
+
+    /// A position from its 64-bit number.
+    public init(_ value: UInt64) {
+        self.value = value
+    }
+
+    /// Parses the `X/Y` text form (two hexadecimal numbers of at most 8 digits each).
+    public init?(_ text: some StringProtocol) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, (1...8).contains(parts[0].count), (1...8).contains(parts[1].count),
+            let high = UInt64(parts[0], radix: 16), let low = UInt64(parts[1], radix: 16)
+        else { return nil }
+        self.value = high << 32 | low
+    }
+
+    public var description: String {
+        String(value >> 32, radix: 16, uppercase: true) + "/" + String(value & 0xFFFF_FFFF, radix: 16, uppercase: true)
+    }
+
+    public static func < (lhs: LSN, rhs: LSN) -> Bool { lhs.value < rhs.value }
+}

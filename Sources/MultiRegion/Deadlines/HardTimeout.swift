@@ -1,0 +1,98 @@
+import Synchronization
+
+/// Runs `operation` in a task of its own and returns its result, or throws `timeoutError()`
+/// once `timeout` has passed, whether or not the operation reacts to cancellation.
+///
+/// A task group cannot give this guarantee: it returns only after every child has finished,
+/// so an operation that awaits something that never completes (PostgresNIO's query on a
+/// connection that closed as it was leased is one) holds its caller forever. Here the
+/// caller is resumed by whichever comes first, the operation, the timer or the caller's own
+/// cancellation; the operation is then cancelled and left to end on its own.
+///
+/// The timer runs on `timers` (an event loop, not a task), so it fires even when every task
+/// involved is stuck.
+public func withHardTimeout<Success: Sendable>(
+    _ timeout: Duration,
+    timers: DeadlineTimers,
+    timeoutError: @escaping @Sendable () -> any Error,
+    operation: @escaping @Sendable () async throws -> Success
+) async throws -> Success {
+    let race = Race<Success>(timers: timers)
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { continuation in
+            race.begin(continuation)
+            let task = Task {
+                do {
+                    race.finish(.success(try await operation()), cancellingOperation: false)
+                } catch {
+                    race.finish(.failure(error), cancellingOperation: false)
+                }
+            }
+            let timer = timers.schedule(in: timeout) {
+                race.finish(.failure(timeoutError()), cancellingOperation: true)
+            }
+            race.attach(task, timer)
+        }
+    } onCancel: {
+        race.finish(.failure(CancellationError()), cancellingOperation: true)
+    }
+}
+
+/// The shared state of one `withHardTimeout` call: the first outcome wins, later ones are
+/// dropped, and the caller's continuation is resumed exactly once.
+private final class Race<Success: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<Success, any Error>?
+        var outcome: Result<Success, any Error>?
+        var cancelsOperation = false
+        var task: Task<Void, Never>?
+        var timer: DeadlineTimers.Timer?
+    }
+
+    private let state = Mutex(State())
+    private let timers: DeadlineTimers
+
+    init(timers: DeadlineTimers) {
+        self.timers = timers
+    }
+
+    /// Stores the caller's continuation, or resumes it at once if an outcome is already known
+    /// (the caller was cancelled before it got here).
+    func begin(_ continuation: CheckedContinuation<Success, any Error>) {
+        let outcome = state.withLock { state in
+            if state.outcome == nil { state.continuation = continuation }
+            return state.outcome
+        }
+        if let outcome { continuation.resume(with: outcome) }
+    }
+
+    /// Hands over the operation's task and the timer, so the winner can stop the losers.
+    func attach(_ task: Task<Void, Never>, _ timer: DeadlineTimers.Timer) {
+        let (finished, cancelsOperation) = state.withLock { state in
+            if state.outcome == nil {
+                state.task = task
+                state.timer = timer
+            }
+            return (state.outcome != nil, state.cancelsOperation)
+        }
+        if finished {
+            timers.cancel(timer)
+            if cancelsOperation { task.cancel() }
+        }
+    }
+
+    /// Records the first outcome and resumes the caller with it; later calls do nothing.
+    func finish(_ outcome: Result<Success, any Error>, cancellingOperation: Bool) {
+        let taken = state.withLock { state -> (CheckedContinuation<Success, any Error>?, Task<Void, Never>?, DeadlineTimers.Timer?)? in
+            guard state.outcome == nil else { return nil }
+            state.outcome = outcome
+            state.cancelsOperation = cancellingOperation
+            defer { (state.continuation, state.task, state.timer) = (nil, nil, nil) }
+            return (state.continuation, state.task, state.timer)
+        }
+        guard let (continuation, task, timer) = taken else { return }
+        continuation?.resume(with: outcome)
+        if let timer { timers.cancel(timer) }
+        if cancellingOperation { task?.cancel() }
+    }
+}

@@ -1,0 +1,19 @@
+import Hummingbird
+import Testing
+
+import HummingbirdMultiRegion
+import MultiRegion
+import MultiRegionTesting
+
+@testable import App
+
+@Suite("Forms that override their method")
+struct MethodOverrideTests {
+    @Test("_method overrides only to PUT, PATCH and DELETE")
+    func methodOverride() {
+        #expect(MethodOverrideResponder<Router<AppRequestContext>.Responder>.overriddenMethod(in: "name=a&_method=delete") == .delete)
+        #expect(MethodOverrideResponder<Router<AppRequestContext>.Responder>.overriddenMethod(in: "_method=PATCH") == .patch)
+        #expect(MethodOverrideResponder<Router<AppRequestContext>.Responder>.overriddenMethod(in: "_method=GET") == nil)
+        #expect(MethodOverrideResponder<Router<AppRequestContext>.Responder>.overriddenMethod(in: "name=x") == nil)
+    }
+}
