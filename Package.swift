@@ -142,6 +142,9 @@ let package = Package(
                 .byName(name: "HummingbirdMultiRegion"),
                 .byName(name: "MultiRegionTesting"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Configuration", package: "swift-configuration"),
             ]
         ),
         .testTarget(

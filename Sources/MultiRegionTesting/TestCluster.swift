@@ -14,9 +14,9 @@ import MultiRegion
 /// `TEST_*` environment variables. Tests that need them fail, never skip, without them.
 public struct TestCluster: Sendable {
     /// `TEST_DATABASE_URL`: the primary.
-    public let primaryURL: String
+    public private(set) var primaryURL: String
     /// `TEST_REPLICA_DATABASE_URL`: the streaming replica.
-    public let replicaURL: String
+    public private(set) var replicaURL: String
     /// `TEST_PRIMARY_DATA`: the primary's data folder.
     public let primaryData: String
     /// `TEST_REPLICA_DATA`: the replica's data folder.
@@ -43,6 +43,29 @@ public struct TestCluster: Sendable {
         replicaData = try value("TEST_REPLICA_DATA")
         pgCtl = try value("TEST_PG_CTL")
         logDirectory = try value("TEST_PG_LOG_DIR")
+    }
+
+    /// The same servers, with the URLs naming another database (which must exist on the
+    /// primary; the replica has every database the primary has).
+    ///
+    /// - Parameter database: The database's name.
+    public func usingDatabase(_ database: String) throws -> TestCluster {
+        var copy = self
+        var primary = try DatabaseURL(parsing: primaryURL)
+        var replica = try DatabaseURL(parsing: replicaURL)
+        primary.database = database
+        replica.database = database
+        copy.primaryURL = Self.text(of: primary)
+        copy.replicaURL = Self.text(of: replica)
+        return copy
+    }
+
+    /// A URL as text, password included (`DatabaseURL.description` hides it).
+    private static func text(of url: DatabaseURL) -> String {
+        func encoded(_ part: String) -> String { part.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? part }
+        let credentials = url.password.map { "\(encoded(url.username)):\(encoded($0))" } ?? encoded(url.username)
+        let host = url.host.contains(":") ? "[\(url.host)]" : url.host
+        return "postgres://\(credentials)@\(host):\(url.port)/\(encoded(url.database))?sslmode=\(url.sslMode.rawValue)"
     }
 
     /// The cluster's variables are not set: the tests run outside `scripts/test`.

@@ -23,11 +23,11 @@ struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+    func log(event: LogEvent) {
         var fields: [(String, String)] = [
-            ("time", Timestamp.iso8601(Date())), ("level", level.rawValue), ("logger", label), ("message", message.description),
+            ("time", Timestamp.iso8601(Date())), ("level", event.level.rawValue), ("logger", label), ("message", event.message.description),
         ]
-        let merged = explicit.map { metadata.merging($0) { $1 } } ?? metadata
+        let merged = event.metadata.map { metadata.merging($0) { $1 } } ?? metadata
         for key in merged.keys.sorted() where !["time", "level", "logger", "message"].contains(key) {
             fields.append((key, merged[key]!.description))
         }

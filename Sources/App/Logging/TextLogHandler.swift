@@ -27,12 +27,12 @@ struct TextLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-        let merged = explicit.map { metadata.merging($0) { $1 } } ?? metadata
-        var text = "\(Timestamp.iso8601(Date())) \(level) \(label):"
+    func log(event: LogEvent) {
+        let merged = event.metadata.map { metadata.merging($0) { $1 } } ?? metadata
+        var text = "\(Timestamp.iso8601(Date())) \(event.level) \(label):"
         for key in merged.keys.sorted() {
             text += " \(key)=\(merged[key]!)"
         }
-        output.write(text + " [\(source)] \(message)\n")
+        output.write(text + " [\(event.source)] \(event.message)\n")
     }
 }

@@ -13,7 +13,7 @@ import NIOHTTPTypes
 ///
 /// It sits in Hummingbird's HTTP/1 pipeline after the HTTP codec, so it sees request and
 /// response parts and needs no help from the routes. The app and the local edge both use it:
-/// `server: .http1(additionalChannelHandlers: [EarlyAnswerHandler()])`.
+/// `server: .http1WithEarlyAnswers()`.
 public final class EarlyAnswerHandler: ChannelDuplexHandler, RemovableChannelHandler {
     public typealias InboundIn = HTTPRequestPart
     public typealias InboundOut = HTTPRequestPart

@@ -112,7 +112,7 @@ extension DatabaseTests {
         func replicaIsRefused() async throws {
             let (database, directory) = try await scratch(Self.files)
             try await cluster.waitForReplicaToCatchUp()
-            try await withMigrator(database: database, directory: directory, on: .replica) { migrator in
+            _ = try await withMigrator(database: database, directory: directory, on: .replica) { migrator in
                 await #expect(throws: MigrationError.readOnlyServer) { try await migrator.migrate() }
             }
         }
