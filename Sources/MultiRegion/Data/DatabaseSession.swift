@@ -37,6 +37,9 @@ public final class DatabaseSession: Sendable {
         self.state = Mutex(State(readRole: readRole))
     }
 
+    /// Where this instance runs and where the primary is.
+    public var regions: RegionInfo { database.regions }
+
     /// Where this request's reads go now (the replica, unless routing or a fallback said otherwise).
     public var readRole: DatabaseRole { state.withLock { $0.readRole } }
 
