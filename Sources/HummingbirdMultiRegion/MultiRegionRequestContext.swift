@@ -30,6 +30,9 @@ public struct MultiRegionRequestState: Sendable {
     public internal(set) var edgeRegion: String?
     /// The regions behind the local edge (its `local-edge-regions` header); empty on Fly.
     public internal(set) var edgeRegions: [String] = []
+    /// The failed replay this request is the fallback of (`fly-replay-failed`): it must not
+    /// be replayed again.
+    public internal(set) var replayFailure: FlyReplay.Failure?
     /// How long this request waited for the replica to replay the reader's own write.
     public internal(set) var replicationWait: Duration?
 

@@ -19,6 +19,11 @@ public struct RegionFacts: Sendable, Equatable {
     public let edgeRegion: String?
     /// The regions behind the local edge, for a region picker; empty on Fly.
     public let edgeRegions: [String]
+    /// Why this region reads from the primary although it is not the primary region.
+    public var readsFromPrimaryReason: String?
+    /// Whether the page may be older than the reader's own last write (the replica answered
+    /// after a failed replay, because the primary could not).
+    public var mayBeStale = false
 
     /// Facts from their parts (tests, and apps that render a badge without a request).
     public init(
@@ -60,5 +65,7 @@ public struct RegionFacts: Sendable, Equatable {
         self.replayedFrom = state.replayedFrom
         self.edgeRegion = state.edgeRegion
         self.edgeRegions = state.edgeRegions
+        self.readsFromPrimaryReason = database.configuration.readsFromPrimaryReason
+        self.mayBeStale = state.session?.mayBeStale ?? false
     }
 }

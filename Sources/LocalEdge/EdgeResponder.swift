@@ -11,6 +11,13 @@ import NIOHTTP1
 /// Picks an instance by `fly-prefer-region` (or the region picker's cookie, or the primary),
 /// adds `Fly-Region`, follows `fly-replay` to the named region with `fly-replay-src`, and
 /// streams the final response back. Logs one line per request.
+///
+/// A replay's `timeout` and `fallback` work as Fly documents them: when the target does not
+/// answer within `timeout` (or cannot be reached), `fallback=force_self` (or `prefer_self`)
+/// gives the request back to the instance that asked for the replay, with
+/// `fly-replay-failed: instance=…;region=…;replay_source=…;reason=timeout|no_candidate;elapsed_ms=…`;
+/// without a fallback the client gets the edge's 502. A fallback request may not answer with
+/// `fly-replay` again.
 public struct EdgeResponder: HTTPResponder {
     public typealias Context = BasicRequestContext
 
@@ -63,14 +70,33 @@ public struct EdgeResponder: HTTPResponder {
                 // Fly's proxy takes over: the first answer never reaches the client.
                 for try await _ in response.body {}
                 let timestamp = Int64(Date().timeIntervalSince1970 * 1_000_000)
-                headers.replaceOrAdd(
+                var replayed = headers
+                replayed.replaceOrAdd(
                     name: "fly-replay-src",
                     value: "instance=local-\(target.name);region=\(target.name);t=\(timestamp);state=\(replay.state)"
                 )
-                await travel(from: target.name, to: destination.name)
-                response = try await send(request, headers: headers, body: body, to: destination)
-                served = destination
-                replayNote = " → replayed (\(replay.state.isEmpty ? "no state" : replay.state)) → \(destination.name)"
+                let replayStarted = ContinuousClock.now
+                do {
+                    await travel(from: target.name, to: destination.name)
+                    response = try await send(request, headers: replayed, body: body, to: destination, timeout: replay.timeout)
+                    served = destination
+                    replayNote = " → replayed (\(replay.state.isEmpty ? "no state" : replay.state)) → \(destination.name)"
+                } catch where replay.fallsBack {
+                    let reason = Self.isTimeout(error) ? "timeout" : "no_candidate"
+                    let elapsed = ContinuousClock.now - replayStarted
+                    var fallback = headers
+                    fallback.replaceOrAdd(
+                        name: "fly-replay-failed",
+                        value: "instance=local-\(destination.name);region=\(destination.name);replay_source=local-\(target.name);reason=\(reason);elapsed_ms=\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)"
+                    )
+                    response = try await send(request, headers: fallback, body: body, to: target)
+                    replayNote = " → replay to \(destination.name) failed (\(reason)) → back to \(target.name)"
+                    if response.headers.first(name: "fly-replay") != nil {
+                        for try await _ in response.body {}
+                        log(request, edge: edgeRegion, first: target, note: replayNote + " (answered fly-replay again)", status: 502, started: started)
+                        return Self.plain(.badGateway, "A fallback request may not answer with fly-replay again (as on Fly).\n")
+                    }
+                }
             }
             log(request, edge: edgeRegion, first: target, note: replayNote, status: Int(response.status.code), started: started)
             return Self.response(from: response)
@@ -93,16 +119,27 @@ public struct EdgeResponder: HTTPResponder {
         return response
     }
 
-    private func send(_ request: Request, headers: HTTPHeaders, body: ByteBuffer, to region: RegionMap.Region) async throws -> HTTPClientResponse {
+    private func send(
+        _ request: Request, headers: HTTPHeaders, body: ByteBuffer, to region: RegionMap.Region, timeout: Duration? = nil
+    ) async throws -> HTTPClientResponse {
         var outgoing = HTTPClientRequest(url: region.instanceURL + (request.uri.string.hasPrefix("/") ? request.uri.string : "/" + request.uri.string))
         outgoing.method = HTTPMethod(rawValue: request.method.rawValue)
         outgoing.headers = headers
         if body.readableBytes > 0 || request.method == .post || request.method == .put || request.method == .patch {
             outgoing.body = .bytes(body)
         }
-        // The app answers every request within its own deadline (5 s by default); this only
-        // bounds an instance that stopped answering altogether.
-        return try await client.execute(outgoing, timeout: .seconds(30), logger: logger)
+        // The app answers every request within its own deadline (5 s by default); without a
+        // replay's `timeout`, this only bounds an instance that stopped answering altogether.
+        let bound: TimeAmount = timeout.map { .nanoseconds(max(1, $0.components.seconds * 1_000_000_000 + $0.components.attoseconds / 1_000_000_000)) } ?? .seconds(30)
+        return try await client.execute(outgoing, timeout: bound, logger: logger)
+    }
+
+    /// Whether a failed send ran out of time (rather than finding nobody to connect to).
+    private static func isTimeout(_ error: any Error) -> Bool {
+        if let error = error as? HTTPClientError {
+            return error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout
+        }
+        return false
     }
 
     /// Sleeps for the simulated round trip between two regions.
@@ -131,15 +168,28 @@ public struct EdgeResponder: HTTPResponder {
         return headers
     }
 
-    /// The region and state of a `fly-replay: region=X;state=S` header.
-    static func parseReplay(_ value: String) -> (region: String, state: String)? {
+    /// What a `fly-replay: region=X;state=S;timeout=800ms;fallback=force_self` header asks for.
+    struct Replay: Equatable {
+        let region: String
+        let state: String
+        /// How long to try the target (`800ms`, `10s`), if given.
+        let timeout: Duration?
+        /// Whether a failed replay comes back to the asking instance (`force_self`, `prefer_self`).
+        let fallsBack: Bool
+    }
+
+    static func parseReplay(_ value: String) -> Replay? {
         var fields: [String: String] = [:]
         for part in value.split(separator: ";") {
             let pair = part.split(separator: "=", maxSplits: 1)
             if pair.count == 2 { fields[pair[0].trimmingCharacters(in: .whitespaces)] = pair[1].trimmingCharacters(in: .whitespaces) }
         }
         guard let region = fields["region"] else { return nil }
-        return (region, fields["state"] ?? "")
+        let timeout = fields["timeout"].flatMap { try? RegionDistances.duration($0) }
+        return Replay(
+            region: region, state: fields["state"] ?? "", timeout: timeout,
+            fallsBack: ["force_self", "prefer_self"].contains(fields["fallback"] ?? "")
+        )
     }
 
     private static func response(from upstream: HTTPClientResponse) -> Response {

@@ -66,6 +66,10 @@ struct AppConfiguration: Sendable {
         guard requestTimeout > .zero else {
             throw .invalid("REQUEST_TIMEOUT", reason: "must be more than 0 seconds")
         }
+        // Fly's proxy must not give a write back while the primary region may still run it.
+        if reader.nonEmptyString(forKey: "replay.timeout") == nil {
+            multiRegion.replayTimeout = requestTimeout + .seconds(1)
+        }
         guard multiRegion.databaseTimeout < requestTimeout else {
             throw .invalid("DATABASE_TIMEOUT", reason: "must be more than 0 and less than REQUEST_TIMEOUT (\(requestTimeout.inSeconds) s)")
         }

@@ -50,6 +50,8 @@ struct RegionBadge: Sendable, Equatable {
                 <strong class="\(dbClass)">\(database == .replica ? "replica" : "primary")</strong>
                 \(replicaLag.map { "<span class=\"badge-detail\">replica \($0)</span>" as HTML })
               </div>
+              \(facts.readsFromPrimaryReason.map { "<div class=\"badge-row badge-note\"><span class=\"badge-label\">No replica</span><span>\($0)</span></div>" as HTML })
+              \(facts.mayBeStale ? "<div class=\"badge-row badge-note\" data-may-be-stale=\"true\"><span class=\"badge-label\">Note</span><span>may be older than your last write</span></div>" as HTML : "")
               \(waitText.map { "<div class=\"badge-row\"><span class=\"badge-label\">Waited</span><span>\($0) ms for replication</span></div>" as HTML })
               \(replayedFrom.map { "<div class=\"badge-row\"><span class=\"badge-label\">Replayed</span><span>from \($0)</span></div>" as HTML })
               \(regions.machineID.map { "<div class=\"badge-row\"><span class=\"badge-label\">Machine</span><code>\($0)</code></div>" as HTML })

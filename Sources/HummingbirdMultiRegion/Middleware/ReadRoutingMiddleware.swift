@@ -12,6 +12,9 @@ public import MultiRegion
 ///   in time, read from the primary (or replay).
 /// - The replica refuses a write (SQLSTATE 25006, a write hidden in a GET): replay the request
 ///   in the primary region, or, where the primary is reachable directly, run it again there.
+/// - The request is the fallback of a failed replay (`fly-replay-failed`): nothing replays
+///   again; reads go to the primary directly, and a stale read that cannot reach it gets the
+///   replica's answer, flagged ``MultiRegion/DatabaseSession/mayBeStale``.
 /// - After the handler: a request that wrote gets the cookie with the primary's position; one
 ///   whose position the replica has replayed loses it.
 public struct ReadRoutingMiddleware<Context: MultiRegionRequestContext>: RouterMiddleware {
@@ -49,7 +52,7 @@ public struct ReadRoutingMiddleware<Context: MultiRegionRequestContext>: RouterM
         var replicaCaughtUp = false
         let status = await tracker.firstStatus()
         if !status.isReachable {
-            if database.replaysToPrimary { return try database.replay(context, reason: .replicaDown) }
+            if database.replaysToPrimary(context) { return try database.replay(context, reason: .replicaDown) }
             session.readFromPrimary()
             metrics.readFellBackToPrimary(.replicaDown)
         } else if !isWrite, case .written(let lsn) = position {
@@ -63,8 +66,10 @@ public struct ReadRoutingMiddleware<Context: MultiRegionRequestContext>: RouterM
                 replicaCaughtUp = true
             case .timedOut(let waited):
                 context.multiRegion.replicationWait = waited
-                if database.replaysToPrimary { return try database.replay(context, reason: .stale) }
-                session.readFromPrimary()
+                if database.replaysToPrimary(context) { return try database.replay(context, reason: .stale) }
+                // After a failed replay the primary may be out of reach: then the replica's
+                // answer, flagged as possibly older than the reader's write, beats an error.
+                session.readFromPrimary(orElseReplica: context.multiRegion.replayFailure != nil)
                 metrics.readFellBackToPrimary(.stale)
             }
         } else if position == .invalid {
@@ -77,7 +82,7 @@ public struct ReadRoutingMiddleware<Context: MultiRegionRequestContext>: RouterM
             response = try await next(request, context)
         } catch where PostgresErrors.isReadOnlyViolation(error) && session.readRole == .replica {
             context.logger.notice("A read-only replica refused a write; sending the request to the primary")
-            if database.replaysToPrimary { return try database.replay(context, reason: .capturedWrite) }
+            if database.replaysToPrimary(context) { return try database.replay(context, reason: .capturedWrite) }
             session.readFromPrimary()
             metrics.readFellBackToPrimary(.capturedWrite)
             response = try await next(request, context)

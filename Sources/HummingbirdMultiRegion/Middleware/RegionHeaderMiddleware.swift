@@ -1,7 +1,10 @@
 public import HTTPTypes
 public import Hummingbird
 
-/// Adds `Fly-Region: <region>` to every response, so any client can see where it ran.
+/// Adds `Served-Region: <region>` to every response, so any client can see where it ran.
+///
+/// The name stays out of Fly's namespace on purpose: Fly's own `Fly-Region` is a request
+/// header that names the edge region that received the request, not the machine's region.
 public struct RegionHeaderMiddleware<Context: RequestContext>: RouterMiddleware {
     let region: String
 
@@ -11,7 +14,7 @@ public struct RegionHeaderMiddleware<Context: RequestContext>: RouterMiddleware 
     }
 
     /// The header's name.
-    public static var header: HTTPField.Name { HTTPField.Name("Fly-Region")! }
+    public static var header: HTTPField.Name { HTTPField.Name("Served-Region")! }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)

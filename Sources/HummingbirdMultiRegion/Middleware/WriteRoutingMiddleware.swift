@@ -7,7 +7,10 @@ public import MultiRegion
 /// answered with 409 and `fly-replay`, and Fly's proxy runs it again in the primary region. A
 /// request that was already replayed and would need replaying again fails with
 /// ``MultiRegion/MultiRegionError/replayLoop(region:primaryRegion:)``: a loop helps no one.
-/// A body larger than Fly can replay is refused with 413 in every region.
+/// When Fly gives a write back because the replay failed (`fly-replay-failed`), it fails with
+/// ``MultiRegion/MultiRegionError/replayFailed(primaryRegion:reason:waited:)`` and is never
+/// replayed again. A body larger than Fly can replay (declared, or chunked and growing past
+/// the limit) is refused with 413 in every region.
 public struct WriteRoutingMiddleware<Context: MultiRegionRequestContext>: RouterMiddleware {
     let database: MultiRegionDatabase
     let kind: RouteKind
@@ -28,6 +31,14 @@ public struct WriteRoutingMiddleware<Context: MultiRegionRequestContext>: Router
         guard kind.writes(request.method), database.configuration.writeMode == .replay, !regions.isPrimaryRegion else {
             return try await next(request, context)
         }
+        if let failure = context.multiRegion.replayFailure {
+            throw MultiRegionError.replayFailed(primaryRegion: regions.primaryRegion, reason: failure.reason, waited: failure.elapsed)
+        }
+        if request.headers[.contentLength] == nil {
+            // A chunked body: Fly cannot replay it past the limit either, so find out first.
+            var request = request
+            _ = try await request.collectBody(upTo: FlyReplay.maximumReplayableBody)
+        }
         return try database.replay(context, reason: .write)
     }
 }
@@ -40,9 +51,13 @@ extension MultiRegionDatabase {
             throw MultiRegionError.replayLoop(region: regions.region, primaryRegion: regions.primaryRegion)
         }
         metrics.replaySent(reason: reason.rawValue)
-        return FlyReplay.response(to: regions.primaryRegion, reason: reason)
+        return FlyReplay.response(to: regions.primaryRegion, reason: reason, timeout: configuration.replayTimeout)
     }
 
-    /// Whether reads that the replica cannot serve go to Fly's replay, not a direct connection.
-    var replaysToPrimary: Bool { configuration.writeMode == .replay && !regions.isPrimaryRegion }
+    /// Whether reads that the replica cannot serve go to Fly's replay, not a direct connection:
+    /// in replay mode outside the primary region, unless this request is the fallback of a
+    /// replay that already failed.
+    func replaysToPrimary(_ context: some MultiRegionRequestContext) -> Bool {
+        configuration.writeMode == .replay && !regions.isPrimaryRegion && context.multiRegion.replayFailure == nil
+    }
 }

@@ -9,20 +9,25 @@ public enum FlyReplay {
     public static let replayHeader = HTTPField.Name("fly-replay")!
     /// The request header a replayed request carries: `instance=…;region=…;t=…;state=…`.
     public static let sourceHeader = HTTPField.Name("fly-replay-src")!
-    /// Fly cannot replay a request larger than this.
-    public static let maximumReplayableBody = 1_048_576
+    /// The request header of a replay that failed and came back to this instance:
+    /// `instance=…;region=…;reason=timeout|retries_exhausted|no_candidate;elapsed_ms=…`.
+    public static let failedHeader = HTTPField.Name("fly-replay-failed")!
+    /// Fly cannot replay a request over 1 MB; this keeps a margin below it.
+    public static let maximumReplayableBody = 1_000_000
 
     /// Why a request is replayed.
     public typealias Reason = ReplayReason
 
-    /// The 409 that asks Fly to replay the request in `region`.
+    /// The 409 that asks Fly to replay the request in `region`, and to give it back to this
+    /// machine (`fallback=force_self`, with `fly-replay-failed`) when it cannot within `timeout`.
     ///
     /// - Parameters:
     ///   - region: The region to run the request in.
     ///   - reason: Sent as `state`, shown by the replayed instance and counted.
-    public static func response(to region: String, reason: Reason) -> Response {
+    ///   - timeout: How long the proxy may try.
+    public static func response(to region: String, reason: Reason, timeout: Duration) -> Response {
         var headers = HTTPFields()
-        headers[replayHeader] = "region=\(region);state=\(reason.rawValue)"
+        headers[replayHeader] = "region=\(region);state=\(reason.rawValue);timeout=\(milliseconds(timeout))ms;fallback=force_self"
         headers[.contentType] = "text/plain; charset=utf-8"
         headers[.cacheControl] = "no-store"
         return Response(
@@ -32,9 +37,33 @@ public enum FlyReplay {
         )
     }
 
+    /// What a `fly-replay-failed` header says.
+    public struct Failure: Sendable, Equatable {
+        /// `timeout`, `retries_exhausted` or `no_candidate`.
+        public let reason: String
+        /// How long the proxy tried, when it said.
+        public let elapsed: Duration?
+    }
+
+    /// The failed replay this request is the fallback of, if it is one.
+    public static func failure(of request: Request) -> Failure? {
+        guard let value = request.headers[failedHeader] else { return nil }
+        let fields = fields(of: value)
+        return Failure(reason: fields["reason"] ?? "unknown", elapsed: fields["elapsed_ms"].flatMap { Int64($0) }.map { .milliseconds($0) })
+    }
+
+    /// Whole milliseconds, at least 1.
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        max(1, duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+    }
+
     /// The fields of the request's `fly-replay-src` header, if it has one.
     public static func source(of request: Request) -> [String: String]? {
-        guard let value = request.headers[sourceHeader] else { return nil }
+        request.headers[sourceHeader].map(fields(of:))
+    }
+
+    /// `key=value;key=value` as a dictionary.
+    static func fields(of value: String) -> [String: String] {
         var fields: [String: String] = [:]
         for part in value.split(separator: ";") {
             let pair = part.split(separator: "=", maxSplits: 1)
@@ -44,13 +73,5 @@ public enum FlyReplay {
         return fields
     }
 
-    /// The reason (`state`) in a `fly-replay` value such as `region=nrt;state=write`.
-    public static func reason(in header: String) -> Reason? {
-        header.split(separator: ";").lazy.compactMap { part -> Reason? in
-            let pair = part.split(separator: "=", maxSplits: 1)
-            guard pair.count == 2, pair[0].trimmingWhitespace == "state" else { return nil }
-            return Reason(rawValue: pair[1].trimmingWhitespace)
-        }.first
-    }
 }
 

@@ -150,16 +150,19 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
     /// on port 5433 (the member itself, not the primary behind port 5432).
     ///
     /// `<pg-app>` is the label before `.flycast` or `.internal` (`my-db.flycast`,
-    /// `top1.nearest.of.my-db.internal`, `nrt.my-db.internal`), else the host's first label.
-    public func flyNearestReplica() -> DatabaseURL {
-        let labels = host.split(separator: ".").map(String.init)
-        let appName: String
-        if labels.count >= 2, ["flycast", "internal"].contains(labels[labels.count - 1]) {
-            appName = labels[labels.count - 2]
-        } else {
-            appName = labels.first ?? host
-        }
-        return replacingHost("top1.nearest.of.\(appName).internal", port: 5433)
+    /// `top1.nearest.of.my-db.internal`, `nrt.my-db.internal`). Only those Fly app hosts say
+    /// anything about replicas: for any other host (Managed Postgres' `….flympg.net`, an
+    /// external database, an IP address) there is nothing to derive, and this is `nil`.
+    public func flyNearestReplica() -> DatabaseURL? {
+        guard isFlyAppHost else { return nil }
+        let labels = host.split(separator: ".")
+        return replacingHost("top1.nearest.of.\(labels[labels.count - 2]).internal", port: 5433)
+    }
+
+    /// Whether the host is a Fly app's private name: `<app>.flycast` or `….<app>.internal`.
+    public var isFlyAppHost: Bool {
+        let labels = host.lowercased().split(separator: ".", omittingEmptySubsequences: false)
+        return labels.count >= 2 && ["flycast", "internal"].contains(labels[labels.count - 1]) && !labels[labels.count - 2].isEmpty
     }
 
     /// A PostgresNIO client configuration for this URL: up to `maximumConnections`, one kept open.

@@ -26,6 +26,10 @@ public struct MultiRegionConfiguration: Sendable {
     /// The longest one database call may take, lease included (`DATABASE_TIMEOUT`, seconds,
     /// default 3).
     public var databaseTimeout: Duration
+    /// How long Fly's proxy may try to replay a request to the primary region before it gives
+    /// the request back to this instance (`REPLAY_TIMEOUT`, seconds, default 6: more than the
+    /// primary region's own request deadline, so a slow write is not given back while it runs).
+    public var replayTimeout: Duration
     /// At most this many connections to the database that serves reads (default 10).
     public var readPoolSize: Int
     /// At most this many connections to a primary in another region (default 4).
@@ -60,6 +64,7 @@ public struct MultiRegionConfiguration: Sendable {
         self.readYourWritesTimeout = readYourWritesTimeout
         self.maxReplicaLag = maxReplicaLag
         self.databaseTimeout = databaseTimeout
+        self.replayTimeout = .seconds(6)
         self.readPoolSize = 10
         self.writePoolSize = 4
         self.connectTimeout = .seconds(3)
@@ -75,7 +80,7 @@ public struct MultiRegionConfiguration: Sendable {
     ///   `FLY_MACHINE_ID`, `FLY_APP_NAME`.
     /// - `WRITE_MODE`: `replay` (default on Fly) or `direct` (default elsewhere).
     /// - `READ_YOUR_WRITES_TIMEOUT` (seconds, default 2), `MAX_REPLICA_LAG` (seconds, default 30),
-    ///   `DATABASE_TIMEOUT` (seconds, default 3, more than 0).
+    ///   `DATABASE_TIMEOUT` (seconds, default 3, more than 0), `REPLAY_TIMEOUT` (seconds, default 6).
     ///
     /// - Parameter reader: Where the values come from.
     /// - Throws: ``ConfigurationError`` naming the variable at fault.
@@ -113,7 +118,7 @@ public struct MultiRegionConfiguration: Sendable {
             }
         } else if regions.isOnFly, !regions.isPrimaryRegion {
             replicaURL = primaryURL.flyNearestReplica()
-            replicaSource = .flyNearest
+            replicaSource = replicaURL == nil ? .notAFlyAppHost : .flyNearest
         }
 
         let writeMode: WriteMode
@@ -136,6 +141,10 @@ public struct MultiRegionConfiguration: Sendable {
             databaseTimeout: try reader.seconds(forKey: "database.timeout", name: "DATABASE_TIMEOUT", default: .seconds(3))
         )
         self.replicaSource = replicaSource
+        self.replayTimeout = try reader.seconds(forKey: "replay.timeout", name: "REPLAY_TIMEOUT", default: .seconds(6))
+        guard replayTimeout > .zero else {
+            throw .invalid("REPLAY_TIMEOUT", reason: "must be more than 0 seconds")
+        }
         guard databaseTimeout > .zero else {
             throw .invalid("DATABASE_TIMEOUT", reason: "must be more than 0 seconds")
         }
@@ -149,5 +158,20 @@ public struct MultiRegionConfiguration: Sendable {
         case configured
         /// Derived on Fly: the nearest member of the Postgres app behind `DATABASE_URL`.
         case flyNearest = "fly_nearest"
+        /// None: on Fly outside the primary region, but `DATABASE_URL`'s host is not a Fly
+        /// app host (Managed Postgres, an external database), so there is no replica to derive.
+        case notAFlyAppHost = "not_a_fly_app_host"
+    }
+
+    /// Why reads use the primary outside the primary region, in words for the start-up log
+    /// and the badge (no host names), or `nil` when they do not.
+    public var readsFromPrimaryReason: String? {
+        guard replicaURL == nil, !regions.isPrimaryRegion else { return nil }
+        return switch replicaSource {
+        case .notAFlyAppHost:
+            "DATABASE_URL is not a Fly Postgres app (.flycast or .internal), so there is no regional replica to find; set REPLICA_DATABASE_URL for one"
+        default:
+            "no REPLICA_DATABASE_URL is set"
+        }
     }
 }

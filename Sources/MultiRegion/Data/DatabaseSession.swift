@@ -27,6 +27,8 @@ public final class DatabaseSession: Sendable {
         var readRole: DatabaseRole
         var answeredBy: DatabaseRole?
         var lastWrite: LSN?
+        var replicaIfPrimaryFails = false
+        var mayBeStale = false
     }
 
     private let database: MultiRegionDatabase
@@ -49,9 +51,17 @@ public final class DatabaseSession: Sendable {
     /// The primary's WAL position after this request's last write, if it wrote.
     public var lastWrite: LSN? { state.withLock { $0.lastWrite } }
 
-    /// Sends the rest of the request's reads to the primary (routing's fallbacks).
-    package func readFromPrimary() {
-        state.withLock { $0.readRole = .primary }
+    /// Whether the page may be older than the reader's own last write: the replica answered
+    /// because the primary could not (after a failed replay).
+    public var mayBeStale: Bool { state.withLock { $0.mayBeStale } }
+
+    /// Sends the rest of the request's reads to the primary (routing's fallbacks); with
+    /// `orElseReplica`, a read the primary cannot answer goes back to the replica.
+    package func readFromPrimary(orElseReplica: Bool = false) {
+        state.withLock { state in
+            state.readRole = .primary
+            state.replicaIfPrimaryFails = orElseReplica && database.hasReplica
+        }
     }
 
     /// Runs `body` on the database that serves this request's reads.
@@ -67,7 +77,7 @@ public final class DatabaseSession: Sendable {
         let role = readRole
         do {
             return try await call(role, body)
-        } catch where role == .replica && database.hasReplica && PostgresErrors.isUnavailable(error) {
+        } catch where role == .replica && database.hasReplica && Self.isOutOfReach(error) {
             database.logger.warning("Replica unavailable; reading from the primary")
             // The replica went away between the tracker's polls: let it look again now.
             database.tracker?.pollSoon()
@@ -75,11 +85,18 @@ public final class DatabaseSession: Sendable {
             readFromPrimary()
             do {
                 return try await call(.primary, body)
-            } catch where PostgresErrors.isUnavailable(error) {
+            } catch where Self.isOutOfReach(error) {
                 throw MultiRegionError.replicaUnavailable
             }
-        } catch where PostgresErrors.isUnavailable(error) {
-            throw MultiRegionError.primaryUnavailable
+        } catch where Self.isOutOfReach(error) {
+            guard state.withLock({ $0.replicaIfPrimaryFails }) else { throw MultiRegionError.primaryUnavailable }
+            database.logger.warning("Primary unavailable after a failed replay; showing the replica's answer, which may be stale")
+            state.withLock { $0.mayBeStale = true }
+            do {
+                return try await call(.replica, body)
+            } catch where Self.isOutOfReach(error) {
+                throw MultiRegionError.replicaUnavailable
+            }
         }
     }
 
@@ -90,7 +107,7 @@ public final class DatabaseSession: Sendable {
     public func readPrimary<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
         do {
             return try await call(.primary, body)
-        } catch where PostgresErrors.isUnavailable(error) {
+        } catch where Self.isOutOfReach(error) {
             throw MultiRegionError.primaryUnavailable
         }
     }
@@ -141,10 +158,16 @@ public final class DatabaseSession: Sendable {
 
     // MARK: - Calls
 
+    /// Whether a call failed because its server could not be reached in time, as opposed to
+    /// answering (an error of the statement, or a read-only primary, which is already typed).
+    private static func isOutOfReach(_ error: any Error) -> Bool {
+        !(error is MultiRegionError) && PostgresErrors.isUnavailable(error)
+    }
+
     private func primaryCall<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
         do {
             return try await call(.primary, body)
-        } catch where PostgresErrors.isUnavailable(error) {
+        } catch where Self.isOutOfReach(error) {
             throw MultiRegionError.primaryUnavailable
         }
     }
@@ -159,8 +182,17 @@ public final class DatabaseSession: Sendable {
         metrics.databaseCallsInFlight(role: server, change: 1)
         defer { metrics.databaseCallsInFlight(role: server, change: -1) }
         do {
+            let logger = database.logger
             let result = try await withDatabaseTimeout(database.configuration.databaseTimeout, timers: database.timers) {
-                try await pool.withConnection(body)
+                try await pool.withConnection { connection in
+                    guard server == .primary else { return try await body(connection) }
+                    do {
+                        return try await body(connection)
+                    } catch where PostgresErrors.isReadOnlyViolation(error) {
+                        // A read-only primary: ask the server why, on the same connection.
+                        throw MultiRegionError.primaryReadOnly(inRecovery: try await Self.isInRecovery(connection, logger: logger))
+                    }
+                }
             }
             metrics.queryFinished(role: server, outcome: .ok, after: .now - started)
             state.withLock { $0.answeredBy = server }
@@ -176,6 +208,14 @@ public final class DatabaseSession: Sendable {
         state.withLock { state in
             state.lastWrite = max(state.lastWrite ?? lsn, lsn)
         }
+    }
+
+    private static func isInRecovery(_ connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        var inRecovery = false
+        for try await value in try await connection.query("SELECT pg_is_in_recovery()", logger: logger).decode(Bool.self) {
+            inRecovery = value
+        }
+        return inRecovery
     }
 
     private static func currentLSN(_ connection: PostgresConnection, logger: Logger) async throws -> LSN? {

@@ -72,7 +72,8 @@ public final class MultiRegionDatabase: Service, Sendable {
             eventLoopGroup: eventLoopGroup,
             timers: timers,
             logger: logger,
-            connectionsChanged: { metrics.databaseConnections(role: .primary, open: $0) }
+            connectionsChanged: { metrics.databaseConnections(role: .primary, open: $0) },
+            connectFailed: { metrics.connectionRefused(role: .primary, reason: $0) }
         )
         replica = try replicaURL.map {
             DatabasePool(
@@ -80,7 +81,8 @@ public final class MultiRegionDatabase: Service, Sendable {
                 eventLoopGroup: eventLoopGroup,
                 timers: timers,
                 logger: logger,
-                connectionsChanged: { metrics.databaseConnections(role: .replica, open: $0) }
+                connectionsChanged: { metrics.databaseConnections(role: .replica, open: $0) },
+                connectFailed: { metrics.connectionRefused(role: .replica, reason: $0) }
             )
         }
         // The tracker polls the replica through a connection of its own: its polls never wait
@@ -90,7 +92,8 @@ public final class MultiRegionDatabase: Service, Sendable {
                 configuration: try $0.poolConfiguration(maximumConnections: 1, connectTimeout: configuration.connectTimeout),
                 eventLoopGroup: eventLoopGroup,
                 timers: timers,
-                logger: logger
+                logger: logger,
+                connectFailed: { metrics.connectionRefused(role: .replica, reason: $0) }
             )
         }
         let primary = self.primary
@@ -111,6 +114,9 @@ public final class MultiRegionDatabase: Service, Sendable {
 
     /// Runs the pools and the tracker until graceful shutdown; the tracker stops first.
     public func run() async throws {
+        if let reason = configuration.readsFromPrimaryReason {
+            logger.notice("Reads use the primary in this region: \(reason)")
+        }
         var services: [any Service] = [primary]
         if let replica { services.append(replica) }
         if let trackerPool { services.append(trackerPool) }

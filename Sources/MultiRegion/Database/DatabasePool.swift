@@ -26,6 +26,12 @@ import Synchronization
 /// - One maintenance pass a second closes connections idle for `idleTimeout` beyond the
 ///   minimum, checks the ones kept with `SELECT 1` every `keepAliveInterval`, and reopens the
 ///   minimum. Nothing runs per query but the lease itself: no timers, no tasks.
+/// - A connection older than `maximumLifetime` is retired when it comes back from a lease or
+///   while it idles, never under a request: connections through Fly's proxy (`.flycast`,
+///   Managed Postgres) must cycle, since the proxy drains them on a restart.
+/// - A refused connection (`max_connections` reached, a server starting or stopping) fails the
+///   lease like a server that is down; the first refusal of a burst is logged with its
+///   SQLSTATE, and every one is reported to `connectFailed` (for a metric).
 final class DatabasePool: Service, Sendable {
     struct Configuration: Sendable {
         var connection: PostgresConnection.Configuration
@@ -37,12 +43,15 @@ final class DatabasePool: Service, Sendable {
         var keepAliveInterval: Duration = .seconds(30)
         /// Upper bound for opening a connection, TLS and authentication included.
         var connectTimeout: Duration = .seconds(3)
+        /// Connections older than this are closed between leases and replaced on demand.
+        var maximumLifetime: Duration = .seconds(600)
     }
 
     private struct IdleConnection {
         let connection: PostgresConnection
         let since: ContinuousClock.Instant
         var checked: ContinuousClock.Instant
+        let opened: ContinuousClock.Instant
     }
 
     private struct Waiter {
@@ -65,6 +74,10 @@ final class DatabasePool: Service, Sendable {
         var isClosed = false
         /// Whether the last attempt to connect failed (for logging changes only).
         var isFailing = false
+        /// When each established connection opened, by connection id.
+        var opened: [Int: ContinuousClock.Instant] = [:]
+        /// Connections retired for their age.
+        var retired = 0
 
         mutating func takeIdle() -> PostgresConnection? {
             while let last = idle.popLast() {
@@ -96,13 +109,16 @@ final class DatabasePool: Service, Sendable {
     private let connectionIDs = Atomic<Int>(0)
     /// Told the number of established connections whenever it changes (for a metrics gauge).
     private let connectionsChanged: @Sendable (Int) -> Void
+    /// Told why an attempt to connect failed: a SQLSTATE (`53300`), `timeout` or `network`.
+    private let connectFailedReport: @Sendable (String) -> Void
 
     init(
         configuration: Configuration,
         eventLoopGroup: any EventLoopGroup,
         timers: DeadlineTimers,
         logger: Logger,
-        connectionsChanged: @escaping @Sendable (Int) -> Void = { _ in }
+        connectionsChanged: @escaping @Sendable (Int) -> Void = { _ in },
+        connectFailed: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         precondition(configuration.maximumConnections >= 1 && configuration.minimumConnections <= configuration.maximumConnections)
         self.configuration = configuration
@@ -110,10 +126,14 @@ final class DatabasePool: Service, Sendable {
         self.timers = timers
         self.logger = logger
         self.connectionsChanged = connectionsChanged
+        self.connectFailedReport = connectFailed
     }
 
     /// Connections opening or open now.
     var openConnections: Int { state.withLock { $0.slots } }
+
+    /// Connections closed so far because they reached `maximumLifetime`.
+    var retiredConnections: Int { state.withLock { $0.retired } }
 
     /// Runs `body` with a connection of its own, and returns the connection afterwards.
     func withConnection<Result>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
@@ -172,9 +192,15 @@ final class DatabasePool: Service, Sendable {
             // A closed connection's place is given back when its channel closes.
             if connection.isClosed { return .none }
             if state.isClosed { return .close }
-            if !state.waiters.isEmpty { return .handOver(state.waiters.removeFirst()) }
             let now = ContinuousClock.now
-            state.idle.append(IdleConnection(connection: connection, since: now, checked: now))
+            let opened = state.opened[connection.id] ?? now
+            if now - opened >= configuration.maximumLifetime {
+                // Retired between leases; a waiter gets a new connection when it closes.
+                state.retired += 1
+                return .close
+            }
+            if !state.waiters.isEmpty { return .handOver(state.waiters.removeFirst()) }
+            state.idle.append(IdleConnection(connection: connection, since: now, checked: now, opened: opened))
             return .none
         }
         switch next {
@@ -227,9 +253,10 @@ final class DatabasePool: Service, Sendable {
             let recovered = state.isFailing
             state.isFailing = false
             if state.isClosed { return (.close, recovered, count) }
-            if !state.waiters.isEmpty { return (.handOver(state.waiters.removeFirst()), recovered, count) }
             let now = ContinuousClock.now
-            state.idle.append(IdleConnection(connection: connection, since: now, checked: now))
+            state.opened[connection.id] = now
+            if !state.waiters.isEmpty { return (.handOver(state.waiters.removeFirst()), recovered, count) }
+            state.idle.append(IdleConnection(connection: connection, since: now, checked: now, opened: now))
             return (.none, recovered, count)
         }
         connectionsChanged(count)
@@ -250,9 +277,13 @@ final class DatabasePool: Service, Sendable {
             let failed = state.waiters.isEmpty ? nil : state.waiters.removeFirst()
             return (failed, state.reserveAttemptForWaiters(maximum: configuration.maximumConnections), firstFailure)
         }
+        let reason = Self.refusalReason(error)
         if firstFailure {
-            logger.warning("Could not connect to the database", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            logger.warning(
+                "Could not connect to the database", metadata: ["error": "\(String(reflecting: type(of: error)))", "reason": "\(reason)"]
+            )
         }
+        connectFailedReport(reason)
         failed?.continuation.resume(throwing: error)
         if retry { connect() }
     }
@@ -263,6 +294,7 @@ final class DatabasePool: Service, Sendable {
             state.slots -= 1
             state.connected -= 1
             state.idle.removeAll { $0.connection.id == connection.id }
+            state.opened[connection.id] = nil
             return (state.reserveAttemptForWaiters(maximum: configuration.maximumConnections), state.connected)
         }
         connectionsChanged(count)
@@ -292,7 +324,10 @@ final class DatabasePool: Service, Sendable {
             var keep = max(0, configuration.minimumConnections - (state.slots - state.idle.count))
             var kept: [IdleConnection] = []
             for entry in state.idle.reversed() {
-                if keep > 0 || now - entry.since < configuration.idleTimeout {
+                if now - entry.opened >= configuration.maximumLifetime {
+                    state.retired += 1
+                    expired.append(entry.connection)
+                } else if keep > 0 || now - entry.since < configuration.idleTimeout {
                     keep -= 1
                     if now - entry.checked >= configuration.keepAliveInterval {
                         check.append(entry.connection)
@@ -342,6 +377,19 @@ final class DatabasePool: Service, Sendable {
         while openConnections > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
+    }
+}
+
+extension DatabasePool {
+    /// Why an attempt to connect failed, as a bounded label: the server's SQLSTATE when it
+    /// refused (`53300` too many connections, `57P03` starting up or shutting down, `28P01`
+    /// bad password), else `timeout` or `network`.
+    static func refusalReason(_ error: any Error) -> String {
+        if error is DatabaseTimeout { return "timeout" }
+        if let state = PostgresErrors.sqlState(of: error), state.count == 5, state.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) {
+            return state
+        }
+        return "network"
     }
 }
 

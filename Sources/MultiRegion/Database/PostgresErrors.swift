@@ -6,6 +6,8 @@ public import PostgresNIO
 public enum PostgresErrors {
     /// SQLSTATE 25006, what a replica answers to a write.
     public static let readOnlySQLTransaction = "25006"
+    /// SQLSTATE 53300, the server refused a connection: `max_connections` is reached.
+    public static let tooManyConnections = "53300"
     /// SQLSTATE 23514, a CHECK constraint refused a value.
     public static let checkViolation = "23514"
 
@@ -32,7 +34,12 @@ public enum PostgresErrors {
     /// as opposed to rejecting this query.
     public static func isUnavailable(_ error: any Error) -> Bool {
         if error is DatabaseTimeout || error is DatabasePool.Closed { return true }
-        if let error = error as? MultiRegionError { return !error.isReplayLoop }
+        if let error = error as? MultiRegionError {
+            switch error {
+            case .primaryUnavailable, .replicaUnavailable, .primaryReadOnly: return true
+            case .replayLoop, .replayFailed: return false
+            }
+        }
         if let error = error as? PostgresTransactionError {
             return [error.beginError, error.closureError, error.commitError].contains { $0.map(isUnavailable) ?? false }
         }
@@ -42,10 +49,11 @@ public enum PostgresErrors {
             .sslUnsupported, .failedToAddSSLHandler:
             return true
         case .server:
-            // Class 57: operator intervention (shutting down, cannot connect now);
-            // class 08: connection exceptions.
+            // Class 57: operator intervention (shutting down, starting up, cannot connect now);
+            // class 08: connection exceptions; 53300: too many connections (the server refused
+            // a new one, which a request meets like a server that is down).
             let state = error.serverInfo?[.sqlState] ?? ""
-            return state.hasPrefix("57") || state.hasPrefix("08")
+            return state.hasPrefix("57") || state.hasPrefix("08") || state == tooManyConnections
         default:
             return false
         }

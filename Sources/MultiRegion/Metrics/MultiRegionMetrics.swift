@@ -7,7 +7,8 @@ import Synchronization
 ///
 /// Every series carries the `region` label. The names:
 /// - `db_query_duration_seconds{role,outcome}`, `db_calls_in_flight{role}`,
-///   `db_connections_open{role}`;
+///   `db_connections_open{role}`, `db_connections_refused_total{role,reason}` (every failed
+///   attempt to connect: the server's SQLSTATE, such as `53300`, or `timeout`, `network`);
 /// - `replica_reachable`, `replica_lag_bytes`, `replica_lag_seconds`;
 /// - `read_your_writes_wait_seconds{outcome}`;
 /// - `reads_fallback_to_primary_total{reason}`, `fly_replays_sent_total{reason}`.
@@ -53,6 +54,11 @@ package final class MultiRegionMetrics: Sendable {
     /// Connections a pool holds open to the server behind `role` (the connection budget).
     package func databaseConnections(role: DatabaseRole, open: Int) {
         gauge("db_connections_open", [("role", role.rawValue)]).record(open)
+    }
+
+    /// An attempt to connect to the server behind `role` failed, for `reason`.
+    package func connectionRefused(role: DatabaseRole, reason: String) {
+        counter("db_connections_refused_total", [("role", role.rawValue), ("reason", reason)]).increment()
     }
 
     /// What the tracker last learned: the lag, or nothing while the replica is unreachable.

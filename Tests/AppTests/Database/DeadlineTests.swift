@@ -75,7 +75,7 @@ extension DatabaseTests {
                 let elapsed = ContinuousClock.now - started
                 #expect(response.status == .serviceUnavailable)
                 #expect(response.headers[.retryAfter] == "5")
-                #expect(response.headers[HTTPField.Name("Fly-Region")!] == "ord")
+                #expect(response.headers[HTTPField.Name("Served-Region")!] == "ord")
                 #expect(response.text.contains("Taking too long"))
                 #expect(response.badgeAttribute("data-region") == "ord")
                 #expect(elapsed >= .milliseconds(500) && elapsed < .seconds(3))

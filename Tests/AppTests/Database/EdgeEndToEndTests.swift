@@ -48,7 +48,7 @@ extension DatabaseTests {
                 let created = try await edge.send(.POST, "/users", region: "ord", jar: &jar, form: "name=Ada+from+ord&age=36")
                 #expect(created.status == .seeOther)
                 let location = try #require(created.headers.first(name: "location"))
-                #expect(created.headers.first(name: "fly-region") == "nrt", "the write ran in the primary region")
+                #expect(created.headers.first(name: "served-region") == "nrt", "the write ran in the primary region")
                 #expect(jar["wal"] != nil)
 
                 let shown = try await edge.send(.GET, location, region: "ord", jar: &jar)
@@ -67,7 +67,7 @@ extension DatabaseTests {
                 let location = try #require(created.headers.first(name: "location"))
                 let updated = try await edge.send(.POST, location, region: "ams", jar: &jar, form: "name=Grace+Hopper&age=41")
                 #expect(updated.status == .seeOther)
-                #expect(updated.headers.first(name: "fly-region") == "nrt")
+                #expect(updated.headers.first(name: "served-region") == "nrt")
                 let shown = try await edge.send(.GET, location, region: "ams", jar: &jar)
                 #expect(shown.status == .ok)
                 #expect(shown.body.contains("Grace Hopper"))

@@ -117,7 +117,7 @@ extension DatabaseTests {
                 #expect(response.status == .notFound)
                 #expect(response.text.contains("Not found"))
                 #expect(response.badgeDatabase != nil)
-                #expect(response.headers[HTTPField.Name("Fly-Region")!] == "nrt")
+                #expect(response.headers[HTTPField.Name("Served-Region")!] == "nrt")
             }
         }
 
@@ -259,12 +259,12 @@ extension DatabaseTests {
             }
         }
 
-        @Test("Health and readiness answer, with Fly-Region on every response")
+        @Test("Health and readiness answer, with Served-Region on every response")
         func health() async throws {
             try await cluster.withApp { client, _ in
                 let health = try await client.execute(uri: "/healthz", method: .get)
                 #expect(health.status == .ok)
-                #expect(health.headers[HTTPField.Name("Fly-Region")!] == "nrt")
+                #expect(health.headers[HTTPField.Name("Served-Region")!] == "nrt")
                 #expect(try await client.execute(uri: "/readyz", method: .get).status == .ok)
                 let css = try await client.execute(uri: "/assets/app.css", method: .get)
                 #expect(css.status == .ok)

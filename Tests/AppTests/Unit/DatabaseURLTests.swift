@@ -75,18 +75,6 @@ struct DatabaseURLTests {
         #expect(configuration.writeMode == .replay)
     }
 
-    @Test("The Postgres app name is found in Fly's host name forms", arguments: [
-        ("my-db.flycast", "top1.nearest.of.my-db.internal"),
-        ("my-db.internal", "top1.nearest.of.my-db.internal"),
-        ("top1.nearest.of.my-db.internal", "top1.nearest.of.my-db.internal"),
-        ("nrt.my-db.internal", "top1.nearest.of.my-db.internal"),
-        ("db.example.com", "top1.nearest.of.db.internal"),
-    ])
-    func flyAppName(host: String, replicaHost: String) {
-        let url = DatabaseURL(host: host, port: 5432, username: "u", password: nil, database: "d", sslMode: .disable)
-        #expect(url.flyNearestReplica().host == replicaHost)
-    }
-
     @Test("In the primary region, or off Fly, reads use the primary")
     func noReplicaInPrimaryRegion() throws {
         let inPrimary = try configuration([

@@ -21,12 +21,14 @@ extension DatabaseTests {
             maximum: Int,
             idleTimeout: Duration = .seconds(10),
             connectTimeout: Duration = .seconds(2),
+            maximumLifetime: Duration = .seconds(600),
             url: String? = nil,
             _ body: @Sendable (DatabasePool) async throws -> Result
         ) async throws -> Result {
             var configuration = try DatabaseURL(parsing: url ?? cluster.primaryURL)
                 .poolConfiguration(maximumConnections: maximum, connectTimeout: connectTimeout)
             configuration.idleTimeout = idleTimeout
+            configuration.maximumLifetime = maximumLifetime
             let group = MultiThreadedEventLoopGroup.singleton
             let pool = DatabasePool(
                 configuration: configuration, eventLoopGroup: group, timers: DeadlineTimers(eventLoop: group.next()), logger: Logger(label: "test")
@@ -133,6 +135,32 @@ extension DatabaseTests {
                 let deadline = ContinuousClock.now + .seconds(5)
                 while pool.openConnections > 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
                 #expect(pool.openConnections == 1)
+            }
+        }
+
+        @Test("A connection past its maximum lifetime is retired between leases, never under one, and the next lease gets a new one")
+        func retiresByLifetime() async throws {
+            try await withPool(maximum: 2, maximumLifetime: .milliseconds(400)) { pool in
+                let pid: @Sendable (PostgresConnection) async throws -> Int32 = { connection in
+                    var pid: Int32 = 0
+                    for try await value in try await connection.query("SELECT pg_backend_pid()", logger: Logger(label: "test")).decode(Int32.self) { pid = value }
+                    return pid
+                }
+                let first = try await pool.withConnection(pid)
+                // A lease that outlives the lifetime keeps its connection to the end.
+                let (during, after) = try await pool.withConnection { connection in
+                    let during = try await pid(connection)
+                    try await Task.sleep(for: .milliseconds(500))
+                    return (during, try await pid(connection))
+                }
+                #expect(during == first && after == first, "never retired under a lease")
+                #expect(pool.retiredConnections >= 1, "retired when it came back")
+                let next = try await pool.withConnection(pid)
+                #expect(next != first, "the next lease gets a new connection")
+                // An idle one past its lifetime is closed by maintenance too.
+                try await Task.sleep(for: .milliseconds(500))
+                pool.maintain()
+                #expect(pool.retiredConnections >= 2)
             }
         }
 

@@ -35,12 +35,12 @@ struct GuestbookTests {
             var jar: [String: String] = [:]
             let created = try await edge.send(.POST, "/entries", region: "ord", jar: &jar, form: "body=Hello+from+ord")
             #expect(created.status == .seeOther)
-            #expect(created.headers.first(name: "fly-region") == "nrt", "the write ran in the primary region")
+            #expect(created.headers.first(name: "served-region") == "nrt", "the write ran in the primary region")
             #expect(jar["wal"] != nil, "the write's position travels in the cookie")
 
             let list = try await edge.send(.GET, "/entries", region: "ord", jar: &jar)
             #expect(list.status == .ok)
-            #expect(list.headers.first(name: "fly-region") == "ord")
+            #expect(list.headers.first(name: "served-region") == "ord")
             #expect(list.body.contains("served in ord, read from the replica"))
             #expect(list.body.contains("- Hello from ord (written in nrt)"), "the writer sees their own entry at once")
         }

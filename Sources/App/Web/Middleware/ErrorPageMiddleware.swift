@@ -21,18 +21,26 @@ struct ErrorPageMiddleware: RouterMiddleware {
             return page(for: error, context: context)
         } catch where PostgresErrors.isUnavailable(error) {
             context.logger.warning("Database unavailable", metadata: ["error": "\(String(reflecting: error))"])
-            let isWrite = RouteKind.byMethod.writes(request.method)
+            let readOnly = if case .primaryReadOnly = error as? MultiRegionError { true } else { false }
+            let isWrite = readOnly || RouteKind.byMethod.writes(request.method)
+            let why = readOnly ? "the primary database is read-only for the moment" : "the primary database cannot be reached"
             var response = renderer.errorPage(
                 .serviceUnavailable,
                 title: isWrite ? "Writes are unavailable" : "Database unavailable",
                 message: isWrite
-                    ? "Writes are unavailable right now: the primary database cannot be reached. Nothing was saved. Reading still works; please try again in a minute."
+                    ? "Writes are unavailable right now: \(why). Nothing was saved. Reading still works; please try again in a minute."
                     : "The database could not be reached just now. Please try again in a few seconds.",
                 context: context
             )
             response.headers[.retryAfter] = "5"
             return response
         } catch let error as MultiRegionError {
+            if case .replayFailed = error {
+                context.logger.warning("A replay to the primary region failed; answered 503", metadata: ["error": "\(error)"])
+                var response = renderer.errorPage(.serviceUnavailable, title: "Writes are unavailable", message: error.description, context: context)
+                response.headers[.retryAfter] = "5"
+                return response
+            }
             return page(for: HTTPError(error.status, message: error.description), context: context)
         } catch let error as any HTTPResponseError {
             return page(for: HTTPError(error.status), context: context)
