@@ -74,7 +74,7 @@ struct MiddlewareTests {
         try await withApp(region: "ord", writeMode: .replay) { client, _ in
             let response = try await client.execute(uri: "/notes", method: .post, body: ByteBuffer(string: "x"))
             #expect(response.status == .conflict)
-            #expect(response.headers[HTTPField.Name("fly-replay")!] == "region=nrt;state=write")
+            #expect(response.headers[HTTPField.Name("fly-replay")!] == "region=nrt;state=write;timeout=6000ms;fallback=force_self")
             let replayed = try await client.execute(
                 uri: "/notes", method: .post, headers: [HTTPField.Name("fly-replay-src")!: "instance=a;region=ord;state=write"],
                 body: ByteBuffer(string: "x")
@@ -121,7 +121,7 @@ struct MiddlewareTests {
         try await withApp(region: "ord", writeMode: .replay) { client, _ in
             let touch = try await client.execute(uri: "/touch", method: .get)
             #expect(touch.status == .conflict)
-            #expect(touch.headers[HTTPField.Name("fly-replay")!] == "region=nrt;state=write")
+            #expect(touch.headers[HTTPField.Name("fly-replay")!] == "region=nrt;state=write;timeout=6000ms;fallback=force_self")
             let search = try await client.execute(uri: "/search", method: .post)
             #expect(search.status == .ok)
             #expect(String(buffer: search.body).hasPrefix("from replica"))

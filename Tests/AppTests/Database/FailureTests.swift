@@ -69,7 +69,7 @@ extension DatabaseTests {
                 await dependencies.tracker?.poll()
                 let response = try await client.execute(uri: "/users", method: .get)
                 #expect(response.status == .conflict)
-                #expect(response.headers[HTTPField.Name("fly-replay")!] == "region=nrt;state=replica_down")
+                #expect(response.headers[HTTPField.Name("fly-replay")!] == "region=nrt;state=replica_down;timeout=6000ms;fallback=force_self")
             }
         }
 

@@ -77,7 +77,7 @@ extension DatabaseTests {
                     try await cluster.withApp(region: "ord", primaryRegion: "nrt", writeMode: .replay) { client, _ in
                         let response = try await client.execute(uri: "/users", method: .get, headers: cookies.headers)
                         #expect(response.status == .conflict)
-                        #expect(response.headers[HTTPField.Name("fly-replay")!] == "region=nrt;state=stale")
+                        #expect(response.headers[HTTPField.Name("fly-replay")!] == "region=nrt;state=stale;timeout=6000ms;fallback=force_self")
                     }
                 }
             }

@@ -117,7 +117,7 @@ extension DatabaseTests {
                 #expect(forged.headers.first(name: "fly-replay") == nil)
                 let honest = try await post(http, base + "/users")
                 #expect(honest.status == 409)
-                #expect(honest.headers.first(name: "fly-replay") == "region=nrt;state=write")
+                #expect(honest.headers.first(name: "fly-replay") == "region=nrt;state=write;timeout=6000ms;fallback=force_self")
             }
         }
 

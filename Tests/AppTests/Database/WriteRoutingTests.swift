@@ -44,11 +44,11 @@ extension DatabaseTests {
             try await cluster.withApp(region: "ord", primaryRegion: "nrt", writeMode: .replay) { client, _ in
                 let post = try await client.execute(uri: "/users", method: .post, headers: formHeaders(), body: formBody([("name", "A"), ("age", "1")]))
                 #expect(post.status == .conflict)
-                #expect(post.headers[Self.flyReplay] == "region=nrt;state=write")
+                #expect(post.headers[Self.flyReplay] == "region=nrt;state=write;timeout=6000ms;fallback=force_self")
                 let delete = try await client.execute(uri: "/users/1", method: .post, headers: formHeaders(), body: formBody([("_method", "DELETE")]))
                 #expect(delete.status == .conflict)
-                #expect(delete.headers[Self.flyReplay] == "region=nrt;state=write")
-                #expect(try await client.execute(uri: "/users/1", method: .patch).headers[Self.flyReplay] == "region=nrt;state=write")
+                #expect(delete.headers[Self.flyReplay] == "region=nrt;state=write;timeout=6000ms;fallback=force_self")
+                #expect(try await client.execute(uri: "/users/1", method: .patch).headers[Self.flyReplay] == "region=nrt;state=write;timeout=6000ms;fallback=force_self")
                 // Reads are not replayed.
                 #expect(try await client.execute(uri: "/users", method: .get).status == .ok)
             }
@@ -89,7 +89,7 @@ extension DatabaseTests {
             try await cluster.withApp(region: "ord", primaryRegion: "nrt", writeMode: .replay, addPages: Self.hiddenWrite) { client, _ in
                 let response = try await client.execute(uri: "/visits", method: .get)
                 #expect(response.status == .conflict)
-                #expect(response.headers[Self.flyReplay] == "region=nrt;state=captured_write")
+                #expect(response.headers[Self.flyReplay] == "region=nrt;state=captured_write;timeout=6000ms;fallback=force_self")
             }
             #expect(try await userCount() == 0)
             try await cluster.withApp(region: "ord", primaryRegion: "nrt", writeMode: .direct, addPages: Self.hiddenWrite) { client, _ in
