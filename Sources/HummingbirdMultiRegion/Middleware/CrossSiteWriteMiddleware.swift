@@ -16,6 +16,7 @@ public struct CrossSiteWriteMiddleware<Context: RequestContext>: RouterMiddlewar
     /// Creates the middleware.
     public init() {}
 
+    @inlinable
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if RouteKind.byMethod.writes(request.method), Self.isCrossSite(request) {
             throw HTTPError(.forbidden, message: "This form was sent from another site, so it was not accepted. Please use the form on this site.")

@@ -17,15 +17,29 @@ public struct FlyRequestMiddleware<Context: MultiRegionRequestContext>: RouterMi
     /// Creates the middleware.
     public init() {}
 
+    @inlinable
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        context.multiRegion.replayedFrom = FlyReplay.source(of: request).map { $0["region"] ?? "another region" }
-        context.multiRegion.replayFailure = FlyReplay.failure(of: request)
-        context.multiRegion.edgeRegion = request.headers[Self.flyRegionHeader].flatMap(Self.regionName)
-        if let regions = request.headers[Self.edgeRegionsHeader] {
-            context.multiRegion.edgeRegions = regions.split(separator: ",").compactMap { Self.regionName(String($0)) }
-        }
+        context.multiRegion.readFlyFacts(from: request)
         return try await next(request, context)
+    }
+}
+
+extension MultiRegionRequestState {
+    /// Fills in what Fly's proxy (or the local edge) says about `request`.
+    @usableFromInline
+    mutating func readFlyFacts(from request: Request) {
+        let headers = request.headers
+        if headers[FlyReplay.sourceHeader] != nil {
+            replayedFrom = FlyReplay.source(of: request).map { $0["region"] ?? "another region" }
+        }
+        if headers[FlyReplay.failedHeader] != nil {
+            replayFailure = FlyReplay.failure(of: request)
+        }
+        edgeRegion = headers[FlyRequestMiddleware<BasicMultiRegionRequestContext>.flyRegionHeader].flatMap(Self.regionName)
+        if let regions = headers[FlyRequestMiddleware<BasicMultiRegionRequestContext>.edgeRegionsHeader] {
+            edgeRegions = regions.split(separator: ",").compactMap { Self.regionName(String($0)) }
+        }
     }
 
     /// A region code, or `nil` for anything that does not look like one.

@@ -12,9 +12,9 @@ public import MultiRegion
 /// a cross-site check before write routing) add ``FlyRequestMiddleware``,
 /// ``WriteRoutingMiddleware`` and ``ReadRoutingMiddleware`` one by one instead.
 public struct MultiRegionMiddleware<Context: MultiRegionRequestContext>: RouterMiddleware {
-    let facts = FlyRequestMiddleware<Context>()
-    let writes: WriteRoutingMiddleware<Context>
-    let reads: ReadRoutingMiddleware<Context>
+    @usableFromInline let facts = FlyRequestMiddleware<Context>()
+    @usableFromInline let writes: WriteRoutingMiddleware<Context>
+    @usableFromInline let reads: ReadRoutingMiddleware<Context>
 
     /// - Parameters:
     ///   - database: The app's databases.
@@ -35,6 +35,7 @@ public struct MultiRegionMiddleware<Context: MultiRegionRequestContext>: RouterM
         self.init(database: database, cookieKey: key, kind: kind)
     }
 
+    @inlinable
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         try await facts.handle(request, context: context) { request, context in
             try await writes.handle(request, context: context) { request, context in

@@ -18,85 +18,135 @@ public import MultiRegion
 /// - After the handler: a request that wrote gets the cookie with the primary's position; one
 ///   whose position the replica has replayed loses it.
 public struct ReadRoutingMiddleware<Context: MultiRegionRequestContext>: RouterMiddleware {
-    let database: MultiRegionDatabase
-    let readYourWrites: ReadYourWrites
-    let kind: RouteKind
+    @usableFromInline let routing: ReadRouting
 
     /// - Parameters:
     ///   - database: The databases and the tracker.
     ///   - readYourWrites: The signed cookie that carries a writer's position.
     ///   - kind: Which requests write (default: by method); with `.writes`, reads use the primary.
     public init(database: MultiRegionDatabase, readYourWrites: ReadYourWrites, kind: RouteKind = .byMethod) {
-        self.database = database
-        self.readYourWrites = readYourWrites
-        self.kind = kind
+        self.routing = ReadRouting(database: database, readYourWrites: readYourWrites, kind: kind)
     }
 
+    @inlinable
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
+        let plan = await routing.plan(request, state: context.multiRegion)
+        if let early = try plan.early() { return early }
+        context.multiRegion.follow(plan)
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch where routing.isCapturedWrite(error, plan) {
+            if let replay = try routing.captured(context.multiRegion, plan, logger: context.logger) { return replay }
+            response = try await next(request, context)
+        }
+        routing.finish(&response, plan)
+        return response
+    }
+}
+
+/// The work of ``ReadRoutingMiddleware`` that does not depend on the context type.
+@usableFromInline
+struct ReadRouting: Sendable {
+    let database: MultiRegionDatabase
+    let readYourWrites: ReadYourWrites
+    let kind: RouteKind
+
+    /// What the routing decided before the handler runs.
+    @usableFromInline
+    struct Plan: Sendable {
+        /// The request's session, once it goes on.
+        let session: DatabaseSession
+        /// An answer instead of the handler (a replay), or the error to throw.
+        let answer: Result<Response, any Error>?
+        /// How long the request waited for the replica.
+        let replicationWait: Duration?
+        /// Whether a cookie without a new write is to be dropped afterwards.
+        let clearsCookie: Bool
+
+        @usableFromInline
+        func early() throws -> Response? {
+            try answer?.get()
+        }
+    }
+
+    @usableFromInline
+    func plan(_ request: Request, state: MultiRegionRequestState) async -> Plan {
         let position = readYourWrites.position(in: request)
         let metrics = database.metrics
         guard let tracker = database.tracker else {
-            let session = database.session(readingFrom: .primary)
-            context.multiRegion.session = session
-            var response = try await next(request, context)
             // The primary has every write; the cookie has nothing left to do.
-            finish(&response, session: session, clearing: position != .none)
-            return response
+            return Plan(session: database.session(readingFrom: .primary), answer: nil, replicationWait: nil, clearsCookie: position != .none)
         }
-
         let isWrite = kind.writes(request.method)
         // A GET that writes reads what it writes; other writes read the replica, like any page.
         let session = database.session(readingFrom: kind == .writes ? .primary : .replica)
-        context.multiRegion.session = session
-        var replicaCaughtUp = false
+        func replaying(_ reason: FlyReplay.Reason, waited: Duration? = nil) -> Plan {
+            Plan(session: session, answer: Result { try database.replay(state, reason: reason) }, replicationWait: waited, clearsCookie: false)
+        }
         let status = await tracker.firstStatus()
         if !status.isReachable {
-            if database.replaysToPrimary(context) { return try database.replay(context, reason: .replicaDown) }
+            if database.replaysToPrimary(state) { return replaying(.replicaDown) }
             session.readFromPrimary()
             metrics.readFellBackToPrimary(.replicaDown)
-        } else if !isWrite, case .written(let lsn) = position {
+            return Plan(session: session, answer: nil, replicationWait: nil, clearsCookie: false)
+        }
+        if !isWrite, case .written(let lsn) = position {
             let outcome = await tracker.waitUntilReplayed(lsn, timeout: database.configuration.readYourWritesTimeout)
             metrics.readYourWritesWait(outcome)
             switch outcome {
             case .alreadyReplayed:
-                replicaCaughtUp = true
+                return Plan(session: session, answer: nil, replicationWait: nil, clearsCookie: true)
             case .caughtUp(let waited):
-                context.multiRegion.replicationWait = waited
-                replicaCaughtUp = true
+                return Plan(session: session, answer: nil, replicationWait: waited, clearsCookie: true)
             case .timedOut(let waited):
-                context.multiRegion.replicationWait = waited
-                if database.replaysToPrimary(context) { return try database.replay(context, reason: .stale) }
+                if database.replaysToPrimary(state) { return replaying(.stale, waited: waited) }
                 // After a failed replay the primary may be out of reach: then the replica's
                 // answer, flagged as possibly older than the reader's write, beats an error.
-                session.readFromPrimary(orElseReplica: context.multiRegion.replayFailure != nil)
+                session.readFromPrimary(orElseReplica: state.replayFailure != nil)
                 metrics.readFellBackToPrimary(.stale)
+                return Plan(session: session, answer: nil, replicationWait: waited, clearsCookie: false)
             }
-        } else if position == .invalid {
-            // Malformed or forged: ignore it, and drop it.
-            replicaCaughtUp = true
         }
+        // A malformed or forged cookie is ignored, and dropped.
+        return Plan(session: session, answer: nil, replicationWait: nil, clearsCookie: position == .invalid)
+    }
 
-        var response: Response
-        do {
-            response = try await next(request, context)
-        } catch where PostgresErrors.isReadOnlyViolation(error) && session.readRole == .replica {
-            context.logger.notice("A read-only replica refused a write; sending the request to the primary")
-            if database.replaysToPrimary(context) { return try database.replay(context, reason: .capturedWrite) }
-            session.readFromPrimary()
-            metrics.readFellBackToPrimary(.capturedWrite)
-            response = try await next(request, context)
-        }
-        finish(&response, session: session, clearing: replicaCaughtUp)
-        return response
+    /// Whether the handler failed because the replica refused a write hidden in a read.
+    @usableFromInline
+    func isCapturedWrite(_ error: any Error, _ plan: Plan) -> Bool {
+        database.tracker != nil && PostgresErrors.isReadOnlyViolation(error) && plan.session.readRole == .replica
+    }
+
+    /// After a captured write: the replay, or `nil` when the request runs again on the primary.
+    @usableFromInline
+    func captured(_ state: MultiRegionRequestState, _ plan: Plan, logger: Logger) throws -> Response? {
+        logger.notice("A read-only replica refused a write; sending the request to the primary")
+        if database.replaysToPrimary(state) { return try database.replay(state, reason: .capturedWrite) }
+        plan.session.readFromPrimary()
+        database.metrics.readFellBackToPrimary(.capturedWrite)
+        return nil
     }
 
     /// Remembers the request's own write in the response, or drops a cookie that has done its work.
-    private func finish(_ response: inout Response, session: DatabaseSession, clearing: Bool) {
-        if let lsn = session.lastWrite {
+    @usableFromInline
+    func finish(_ response: inout Response, _ plan: Plan) {
+        if let lsn = plan.session.lastWrite {
             readYourWrites.remember(lsn, in: &response)
-        } else if clearing, !response.setsCookie(named: ReadYourWrites.cookieName) {
+        } else if plan.clearsCookie, !response.setsCookie(named: ReadYourWrites.cookieName) {
             response.setCookie(ReadYourWrites.expired)
         }
     }
 }
+
+extension MultiRegionRequestState {
+    /// Takes the routing's decision into the request's state.
+    @usableFromInline
+    mutating func follow(_ plan: ReadRouting.Plan) {
+        session = plan.session
+        if let wait = plan.replicationWait { replicationWait = wait }
+    }
+}
+
+import Logging

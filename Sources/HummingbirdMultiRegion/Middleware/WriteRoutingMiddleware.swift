@@ -12,8 +12,8 @@ public import MultiRegion
 /// replayed again. A body larger than Fly can replay (declared, or chunked and growing past
 /// the limit) is refused with 413 in every region.
 public struct WriteRoutingMiddleware<Context: MultiRegionRequestContext>: RouterMiddleware {
-    let database: MultiRegionDatabase
-    let kind: RouteKind
+    @usableFromInline let database: MultiRegionDatabase
+    @usableFromInline let kind: RouteKind
 
     /// - Parameters:
     ///   - database: Where the regions and the write mode come from.
@@ -23,15 +23,24 @@ public struct WriteRoutingMiddleware<Context: MultiRegionRequestContext>: Router
         self.kind = kind
     }
 
+    @inlinable
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let replay = try await database.routeWrite(request, kind: kind, state: context.multiRegion) { return replay }
+        return try await next(request, context)
+    }
+}
+
+extension MultiRegionDatabase {
+    /// The answer for a request that must not run here (a replay, a failure), or `nil` to go on.
+    @usableFromInline
+    func routeWrite(_ request: Request, kind: RouteKind, state: MultiRegionRequestState) async throws -> Response? {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > FlyReplay.maximumReplayableBody {
             throw HTTPError(.contentTooLarge)
         }
-        let regions = database.regions
-        guard kind.writes(request.method), database.configuration.writeMode == .replay, !regions.isPrimaryRegion else {
-            return try await next(request, context)
+        guard kind.writes(request.method), configuration.writeMode == .replay, !regions.isPrimaryRegion else {
+            return nil
         }
-        if let failure = context.multiRegion.replayFailure {
+        if let failure = state.replayFailure {
             throw MultiRegionError.replayFailed(primaryRegion: regions.primaryRegion, reason: failure.reason, waited: failure.elapsed)
         }
         if request.headers[.contentLength] == nil {
@@ -39,15 +48,13 @@ public struct WriteRoutingMiddleware<Context: MultiRegionRequestContext>: Router
             var request = request
             _ = try await request.collectBody(upTo: FlyReplay.maximumReplayableBody)
         }
-        return try database.replay(context, reason: .write)
+        return try replay(state, reason: .write)
     }
-}
 
-extension MultiRegionDatabase {
     /// The replay of a request to the primary region, counted; a request that was replayed
     /// already fails with the replay loop instead.
-    func replay(_ context: some MultiRegionRequestContext, reason: FlyReplay.Reason) throws -> Response {
-        if context.multiRegion.replayedFrom != nil {
+    func replay(_ state: MultiRegionRequestState, reason: FlyReplay.Reason) throws -> Response {
+        if state.replayedFrom != nil {
             throw MultiRegionError.replayLoop(region: regions.region, primaryRegion: regions.primaryRegion)
         }
         metrics.replaySent(reason: reason.rawValue)
@@ -57,7 +64,7 @@ extension MultiRegionDatabase {
     /// Whether reads that the replica cannot serve go to Fly's replay, not a direct connection:
     /// in replay mode outside the primary region, unless this request is the fallback of a
     /// replay that already failed.
-    func replaysToPrimary(_ context: some MultiRegionRequestContext) -> Bool {
-        configuration.writeMode == .replay && !regions.isPrimaryRegion && context.multiRegion.replayFailure == nil
+    func replaysToPrimary(_ state: MultiRegionRequestState) -> Bool {
+        configuration.writeMode == .replay && !regions.isPrimaryRegion && state.replayFailure == nil
     }
 }
