@@ -8,7 +8,8 @@ import NIOHTTP1
 
 /// Plays Fly's proxy for the app on one machine.
 ///
-/// Picks an instance by `fly-prefer-region` (or the region picker's cookie, or the primary),
+/// Picks an instance by `fly-force-region` (no fallback: an unknown region is a 503), else
+/// `fly-prefer-region` (or the region picker's cookie, or the primary),
 /// adds `Fly-Region`, follows `fly-replay` to the named region with `fly-replay-src`, and
 /// streams the final response back. Logs one line per request.
 ///
@@ -46,7 +47,18 @@ public struct EdgeResponder: HTTPResponder {
 
         // The edge the browser "visits": the picker's region, else the primary's.
         let edgeRegion = regions.region(named: request.cookies[Self.regionCookie]?.value) ?? regions.primary
-        let target = regions.region(named: request.headers[Self.preferRegion]) ?? edgeRegion
+        // `fly-force-region` never falls back (Fly, since 2025-11); `fly-prefer-region` falls
+        // back to the edge's region.
+        let target: RegionMap.Region
+        if let forced = request.headers[Self.forceRegion] {
+            guard let region = regions.region(named: forced) else {
+                log(request, edge: edgeRegion, first: edgeRegion, note: " (fly-force-region \(forced): no machine)", status: 503, started: started)
+                return Self.plain(.serviceUnavailable, "No machine of this app runs in region \(forced) (fly-force-region never falls back).\n")
+            }
+            target = region
+        } else {
+            target = regions.region(named: request.headers[Self.preferRegion]) ?? edgeRegion
+        }
 
         var request = request
         let body: ByteBuffer
@@ -107,6 +119,7 @@ public struct EdgeResponder: HTTPResponder {
     }
 
     static let preferRegion = HTTPField.Name("fly-prefer-region")!
+    static let forceRegion = HTTPField.Name("fly-force-region")!
 
     /// `/_edge/region?to=ord&back=/users/1`: remembers the region and goes back.
     private func switchRegion(_ request: Request) -> Response {

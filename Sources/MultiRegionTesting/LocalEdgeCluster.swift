@@ -92,10 +92,13 @@ public struct EdgeClient: Sendable {
     ///   - region: Where the request enters.
     ///   - jar: Cookies by name; updated from `Set-Cookie`.
     ///   - form: A URL-encoded form body, if any.
-    public func send(_ method: HTTPMethod, _ path: String, region: String, jar: inout [String: String], form: String? = nil) async throws -> Reply {
+    ///   - forcingRegion: Send `fly-force-region` (never falls back) instead of `fly-prefer-region`.
+    public func send(
+        _ method: HTTPMethod, _ path: String, region: String, jar: inout [String: String], form: String? = nil, forcingRegion: Bool = false
+    ) async throws -> Reply {
         var request = HTTPClientRequest(url: base + path)
         request.method = method
-        request.headers.add(name: "fly-prefer-region", value: region)
+        request.headers.add(name: forcingRegion ? "fly-force-region" : "fly-prefer-region", value: region)
         if !jar.isEmpty { request.headers.add(name: "cookie", value: jar.map { "\($0.key)=\($0.value)" }.joined(separator: "; ")) }
         if let form {
             request.headers.add(name: "content-type", value: "application/x-www-form-urlencoded")

@@ -89,6 +89,19 @@ extension DatabaseTests {
                 #expect(ord.body.contains("/_edge/region?to=ams"), "behind the edge, the badge offers the region picker")
             }
         }
+
+        @Test("fly-force-region reaches the named region, and an unknown one gets a 503, never another region")
+        func forcedRegion() async throws {
+            try await withRegions { edge in
+                var jar: [String: String] = [:]
+                let ams = try await edge.send(.GET, "/users", region: "ams", jar: &jar, forcingRegion: true)
+                #expect(ams.status == .ok)
+                #expect(ams.headers.first(name: "served-region") == "ams")
+                let nowhere = try await edge.send(.GET, "/users", region: "xyz", jar: &jar, forcingRegion: true)
+                #expect(nowhere.status == .serviceUnavailable)
+                #expect(nowhere.headers.first(name: "served-region") == nil, "no instance answered")
+            }
+        }
     }
 }
 
