@@ -57,7 +57,9 @@ extension MultiRegionRequestContext {
 
 /// A ready-made context for apps that need nothing but the multi-region state.
 public struct BasicMultiRegionRequestContext: MultiRegionRequestContext {
+    /// Hummingbird's own per-request storage.
     public var coreContext: CoreRequestContextStorage
+    /// What the multi-region middleware learned about this request.
     public var multiRegion = MultiRegionRequestState()
 
     /// Creates the context of a new request.

@@ -20,6 +20,7 @@ import NIOHTTP1
 /// without a fallback the client gets the edge's 502. A fallback request may not answer with
 /// `fly-replay` again.
 public struct EdgeResponder: HTTPResponder {
+    /// The edge needs nothing but Hummingbird's basic context.
     public typealias Context = BasicRequestContext
 
     /// Fly cannot replay a larger request; neither does this edge.
@@ -34,6 +35,7 @@ public struct EdgeResponder: HTTPResponder {
     let client: HTTPClient
     let logger: Logger
 
+    /// An edge in front of `regions`, adding `distances` between them, sending with `client`.
     public init(regions: RegionMap, distances: RegionDistances, client: HTTPClient, logger: Logger) {
         self.regions = regions
         self.distances = distances
@@ -41,6 +43,7 @@ public struct EdgeResponder: HTTPResponder {
         self.logger = logger
     }
 
+    /// Routes the request to a region, follows `fly-replay`, and streams the answer back.
     public func respond(to request: Request, context: Context) async throws -> Response {
         if request.uri.path == "/_edge/region" { return switchRegion(request) }
         let started = ContinuousClock.now

@@ -6,6 +6,7 @@ public struct RegionDistances: Sendable, Equatable {
     private let uniform: Duration
     private let pairs: [Set<String>: Duration]
 
+    /// No simulated latency between any regions.
     public static let none = RegionDistances(uniform: .zero, pairs: [:])
 
     private init(uniform: Duration, pairs: [Set<String>: Duration]) {
@@ -13,6 +14,7 @@ public struct RegionDistances: Sendable, Equatable {
         self.pairs = pairs
     }
 
+    /// Parses `80ms` (every pair) or `nrt-ord=150ms,nrt-ams=230ms`.
     public init(parsing text: String) throws(EdgeConfigurationError) {
         if !text.contains("=") {
             self.init(uniform: try Self.duration(text), pairs: [:])

@@ -2,22 +2,28 @@
 public struct RegionMap: Sendable, Equatable {
     /// One region and the base URL of its app instance, like `http://127.0.0.1:8082`.
     public struct Region: Sendable, Equatable {
+        /// The region code, like `ord`.
         public let name: String
+        /// Where that region's app instance listens, like `http://127.0.0.1:8082`.
         public let instanceURL: String
 
+        /// A region and its instance.
         public init(name: String, instanceURL: String) {
             self.name = name
             self.instanceURL = instanceURL
         }
     }
 
+    /// The regions, the primary first.
     public let regions: [Region]
 
     /// The first region: where the primary database runs, and the default destination.
     public var primary: Region { regions[0] }
 
+    /// The regions' codes, the primary first.
     public var names: [String] { regions.map(\.name) }
 
+    /// A map of `regions` (at least one, names unique), the first being the primary.
     public init(_ regions: [Region]) throws(EdgeConfigurationError) {
         guard !regions.isEmpty else { throw .noRegions }
         var seen = Set<String>()
@@ -54,6 +60,7 @@ public enum EdgeConfigurationError: Error, Equatable, CustomStringConvertible {
     case badDuration(String)
     case badLink(String)
 
+    /// The description, for logs and people.
     public var description: String {
         switch self {
         case .noRegions: "give at least one --region NAME=http://HOST:PORT (the first is the primary region)"

@@ -6,13 +6,17 @@ import ServiceLifecycle
 /// A TCP proxy that adds a fixed delay to every byte in both directions, standing in for
 /// the distance between an app instance and a database in another region.
 public struct TCPDelayProxy: Service {
+    /// The loopback port it listens on.
     public let listenPort: Int
+    /// The host it forwards to.
     public let targetHost: String
+    /// The port it forwards to.
     public let targetPort: Int
     /// The simulated round-trip time: half is added on the way there, half on the way back.
     public let roundTrip: Duration
     let logger: Logger
 
+    /// A link from `listenPort` to `targetHost:targetPort` that adds `roundTrip` per exchange.
     public init(listenPort: Int, targetHost: String, targetPort: Int, roundTrip: Duration, logger: Logger) {
         self.listenPort = listenPort
         self.targetHost = targetHost
@@ -28,6 +32,7 @@ public struct TCPDelayProxy: Service {
         self.init(listenPort: listen, targetHost: parts[1], targetPort: target, roundTrip: try RegionDistances.duration(parts[3]), logger: logger)
     }
 
+    /// Forwards connections until graceful shutdown.
     public func run() async throws {
         let oneWay = TimeAmount.nanoseconds(Int64(roundTrip.components.seconds) * 1_000_000_000 / 2 + roundTrip.components.attoseconds / 2_000_000_000)
         let targetHost = self.targetHost

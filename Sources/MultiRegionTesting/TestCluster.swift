@@ -72,6 +72,7 @@ public struct TestCluster: Sendable {
     public struct MissingCluster: Error, CustomStringConvertible {
         /// The first missing variable.
         public let variable: String
+        /// The description, for logs and people.
         public var description: String {
             "\(variable) is not set: database tests need the primary and replica that scripts/test starts. Run scripts/test."
         }
@@ -222,6 +223,7 @@ public struct TestCluster: Sendable {
 
 /// A test's own failure, with what it saw.
 public struct TestFailure: Error, CustomStringConvertible {
+    /// What the test saw.
     public let description: String
 
     /// A failure described by `description`.

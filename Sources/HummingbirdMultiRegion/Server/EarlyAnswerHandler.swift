@@ -15,9 +15,13 @@ import NIOHTTPTypes
 /// response parts and needs no help from the routes. The app and the local edge both use it:
 /// `server: .http1WithEarlyAnswers()`.
 public final class EarlyAnswerHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    /// Request parts from the HTTP codec.
     public typealias InboundIn = HTTPRequestPart
+    /// Request parts, passed on unchanged.
     public typealias InboundOut = HTTPRequestPart
+    /// Response parts from the server.
     public typealias OutboundIn = HTTPResponsePart
+    /// Response parts, passed on (`Connection: close` added to an early answer).
     public typealias OutboundOut = HTTPResponsePart
 
     private enum State {
@@ -41,11 +45,13 @@ public final class EarlyAnswerHandler: ChannelDuplexHandler, RemovableChannelHan
     private var answerWritten = false
     private var lingerTimer: Scheduled<Void>?
 
+    /// A handler that reads and discards at most `lingerLimit` bytes of an unwanted body, for at most `lingerTime`.
     public init(lingerTime: TimeAmount = .seconds(10), lingerLimit: Int = 64 * 1024 * 1024) {
         self.lingerTime = lingerTime
         self.lingerLimit = lingerLimit
     }
 
+    /// Passes request parts on, or drops the rest of a body whose request was already answered.
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
         switch (state, part) {
@@ -69,11 +75,13 @@ public final class EarlyAnswerHandler: ChannelDuplexHandler, RemovableChannelHan
         }
     }
 
+    /// Closes the connection once an early answer is written and its body is read.
     public func channelReadComplete(context: ChannelHandlerContext) {
         // While draining nobody above asks for more data: ask for it here.
         if case .draining = state { context.read() } else { context.fireChannelReadComplete() }
     }
 
+    /// Marks an answer sent before its request's body ended, so the connection closes after it.
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch (state, unwrapOutboundIn(data)) {
         case (.receivingBody, .head(var head)):
@@ -102,6 +110,7 @@ public final class EarlyAnswerHandler: ChannelDuplexHandler, RemovableChannelHan
         }
     }
 
+    /// Fails nothing: pending work ends with the channel.
     public func handlerRemoved(context: ChannelHandlerContext) {
         lingerTimer?.cancel()
     }

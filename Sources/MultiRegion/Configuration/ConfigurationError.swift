@@ -7,6 +7,7 @@ public enum ConfigurationError: Error, Equatable, CustomStringConvertible {
     /// A variable is set to something unusable; `reason` says why.
     case invalid(String, reason: String)
 
+    /// The description, for logs and people.
     public var description: String {
         switch self {
         case .missing(let name, let hint): "\(name) is not set: \(hint)."

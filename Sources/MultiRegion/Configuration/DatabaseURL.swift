@@ -13,7 +13,12 @@ public import PostgresNIO
 public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
     /// How the connection uses TLS, as libpq's `sslmode`.
     public enum SSLMode: String, Sendable, CaseIterable {
-        case disable, prefer, require
+        /// No TLS.
+        case disable
+        /// TLS when the server offers it (the default), without verifying the certificate.
+        case prefer
+        /// TLS always, without verifying the certificate (as libpq).
+        case require
     }
 
     /// The server's host name or address (an IPv6 address without brackets).
@@ -231,15 +236,24 @@ extension DatabaseURL {
 
 /// Why a database URL could not be used. Messages never include the URL itself.
 public enum DatabaseURLError: Error, Equatable, CustomStringConvertible {
+    /// Not of the form `scheme://…`.
     case notAURL
+    /// A scheme other than `postgres` or `postgresql`.
     case unsupportedScheme(String)
+    /// No host.
     case missingHost
+    /// A host that cannot be used (an unclosed IPv6 bracket, white space).
     case invalidHost
+    /// A port that is not a number from 1 to 65535.
     case invalidPort
+    /// No user name.
     case missingUsername
+    /// A percent-encoding that does not decode, in the named part.
     case invalidPercentEncoding(String)
+    /// An `sslmode` other than `disable`, `prefer` or `require`.
     case unsupportedSSLMode(String)
 
+    /// The description, for logs and people.
     public var description: String {
         switch self {
         case .notAURL: "is not a URL of the form postgres://user:password@host:port/database"

@@ -62,40 +62,28 @@ public final class MultiRegionDatabase: Service, Sendable {
         )
         self.metrics = metrics
         let replicaURL = configuration.replicaURL
+        /// A pool of `url` for `role`; `counted` pools report their connections as a gauge (the
+        /// tracker's own connection is not part of the budget that gauge shows).
+        func pool(_ url: DatabaseURL, role: DatabaseRole, maximum: Int, counted: Bool = true) throws -> DatabasePool {
+            DatabasePool(
+                configuration: try url.poolConfiguration(maximumConnections: maximum, connectTimeout: configuration.connectTimeout),
+                eventLoopGroup: eventLoopGroup,
+                timers: timers,
+                logger: logger,
+                connectionsChanged: { if counted { metrics.databaseConnections(role: role, open: $0) } },
+                connectFailed: { metrics.connectionRefused(role: role, reason: $0) }
+            )
+        }
         // The pool that serves the reads is the larger one; in a replica region the primary
         // only takes writes and read-your-writes fallbacks.
-        primary = DatabasePool(
-            configuration: try configuration.primaryURL.poolConfiguration(
-                maximumConnections: replicaURL == nil ? configuration.readPoolSize : configuration.writePoolSize,
-                connectTimeout: configuration.connectTimeout
-            ),
-            eventLoopGroup: eventLoopGroup,
-            timers: timers,
-            logger: logger,
-            connectionsChanged: { metrics.databaseConnections(role: .primary, open: $0) },
-            connectFailed: { metrics.connectionRefused(role: .primary, reason: $0) }
+        primary = try pool(
+            configuration.primaryURL, role: .primary,
+            maximum: replicaURL == nil ? configuration.readPoolSize : configuration.writePoolSize
         )
-        replica = try replicaURL.map {
-            DatabasePool(
-                configuration: try $0.poolConfiguration(maximumConnections: configuration.readPoolSize, connectTimeout: configuration.connectTimeout),
-                eventLoopGroup: eventLoopGroup,
-                timers: timers,
-                logger: logger,
-                connectionsChanged: { metrics.databaseConnections(role: .replica, open: $0) },
-                connectFailed: { metrics.connectionRefused(role: .replica, reason: $0) }
-            )
-        }
+        replica = try replicaURL.map { try pool($0, role: .replica, maximum: configuration.readPoolSize) }
         // The tracker polls the replica through a connection of its own: its polls never wait
         // behind requests for a pooled connection, and a replica that is down shows at once.
-        trackerPool = try replicaURL.map {
-            DatabasePool(
-                configuration: try $0.poolConfiguration(maximumConnections: 1, connectTimeout: configuration.connectTimeout),
-                eventLoopGroup: eventLoopGroup,
-                timers: timers,
-                logger: logger,
-                connectFailed: { metrics.connectionRefused(role: .replica, reason: $0) }
-            )
-        }
+        trackerPool = try replicaURL.map { try pool($0, role: .replica, maximum: 1, counted: false) }
         let primary = self.primary
         tracker = trackerPool.map {
             ReplicaTracker(replica: $0, primary: primary, timers: timers, metrics: metrics, logger: logger)

@@ -25,6 +25,7 @@ public enum MultiRegionError: Error, Sendable, Equatable, CustomStringConvertibl
         return "\(tenths / 10).\(tenths % 10) s"
     }
 
+    /// The description, for logs and people.
     public var description: String {
         switch self {
         case .primaryUnavailable:

@@ -17,9 +17,11 @@ public struct LSN: Sendable, Hashable, Comparable, CustomStringConvertible {
         self.value = high << 32 | low
     }
 
+    /// The `X/Y` text form, as Postgres prints it.
     public var description: String {
         String(value >> 32, radix: 16, uppercase: true) + "/" + String(value & 0xFFFF_FFFF, radix: 16, uppercase: true)
     }
 
+    /// Whether `lhs` comes earlier in the log than `rhs`.
     public static func < (lhs: LSN, rhs: LSN) -> Bool { lhs.value < rhs.value }
 }

@@ -60,14 +60,6 @@ public enum PostgresErrors {
     }
 }
 
-extension MultiRegionError {
-    /// Whether this is ``replayLoop(region:primaryRegion:)``.
-    public var isReplayLoop: Bool {
-        if case .replayLoop = self { return true }
-        return false
-    }
-}
-
 /// A database call that did not finish in time.
 public struct DatabaseTimeout: Error, CustomStringConvertible {
     /// The bound that passed.
@@ -78,6 +70,7 @@ public struct DatabaseTimeout: Error, CustomStringConvertible {
         self.after = after
     }
 
+    /// The description, for logs and people.
     public var description: String { "The database did not answer within \(after)." }
 }
 

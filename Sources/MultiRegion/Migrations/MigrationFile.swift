@@ -56,14 +56,22 @@ public struct MigrationFile: Sendable, Equatable {
 
 /// Why migrations were not applied.
 public enum MigrationError: Error, Equatable, CustomStringConvertible {
+    /// The migrations folder cannot be read.
     case directoryUnreadable(String)
+    /// A file not named like `0001_create_users.sql`.
     case badFileName(String)
+    /// A file that is not UTF-8 text.
     case fileUnreadable(String)
+    /// Two files with the same version.
     case duplicateVersion(String, String)
+    /// The server is a replica (in recovery): migrations run on the primary only.
     case readOnlyServer
+    /// An applied file whose contents changed since.
     case changedAfterApply(String)
+    /// A statement of a file failed; the file was rolled back.
     case failed(String, statement: Int, message: String)
 
+    /// The description, for logs and people.
     public var description: String {
         switch self {
         case .directoryUnreadable(let directory):
