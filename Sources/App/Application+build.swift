@@ -150,15 +150,33 @@ struct AppResponderBuilder: HTTPResponderBuilder {
     let router: Router<AppRequestContext>
     let dependencies: AppDependencies
 
-    func buildResponder() -> SecurityHeadersResponder<RequestDeadlineResponder<MethodOverrideResponder<Router<AppRequestContext>.Responder>>> {
-        SecurityHeadersResponder(
-            next: RequestDeadlineResponder(
-                next: MethodOverrideResponder(next: router.buildResponder(), maximumBody: FlyReplay.maximumReplayableBody),
-                timeout: dependencies.configuration.requestTimeout,
-                timers: dependencies.deadlines,
-                inFlight: dependencies.inFlight,
-                timeoutResponse: dependencies.deadlineResponse
+    func buildResponder() -> AppResponder {
+        AppResponder(
+            next: SecurityHeadersResponder(
+                next: RequestDeadlineResponder(
+                    next: MethodOverrideResponder(next: router.buildResponder(), maximumBody: FlyReplay.maximumReplayableBody),
+                    timeout: dependencies.configuration.requestTimeout,
+                    timers: dependencies.deadlines,
+                    inFlight: dependencies.inFlight,
+                    timeoutResponse: dependencies.deadlineResponse
+                )
             )
         )
+    }
+}
+
+/// The app's whole responder, as one concrete type.
+///
+/// Hummingbird calls its responder through generic code of its own module; were the outermost
+/// responder generic, every request would run the unspecialised bodies of all three layers,
+/// looking their types' metadata up at run time. Behind this concrete type they are
+/// specialised here, in the app's module.
+struct AppResponder: HTTPResponder {
+    typealias Context = AppRequestContext
+
+    let next: SecurityHeadersResponder<RequestDeadlineResponder<MethodOverrideResponder<Router<AppRequestContext>.Responder>>>
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        try await next.respond(to: request, context: context)
     }
 }

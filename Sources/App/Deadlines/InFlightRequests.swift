@@ -10,7 +10,10 @@ final class InFlightRequests: Sendable {
     /// One request's work.
     struct Entry: Sendable {
         let method: HTTPRequest.Method
-        let path: String
+        /// The request's target as sent (kept as it is: the path is cut out only for a summary).
+        let target: String
+        /// The target without its query.
+        var path: Substring { target.prefix { $0 != "?" } }
         let started: ContinuousClock.Instant
         /// Whether the client already has its answer (a 503 at the deadline).
         var answered = false
@@ -19,10 +22,10 @@ final class InFlightRequests: Sendable {
     private let state = Mutex<(entries: [UInt64: Entry], nextID: UInt64)>(([:], 0))
 
     /// Records a request that starts now and returns its id.
-    func begin(_ method: HTTPRequest.Method, _ path: String) -> UInt64 {
+    func begin(_ method: HTTPRequest.Method, _ target: String) -> UInt64 {
         state.withLock { state in
             state.nextID &+= 1
-            state.entries[state.nextID] = Entry(method: method, path: path, started: .now)
+            state.entries[state.nextID] = Entry(method: method, target: target, started: .now)
             return state.nextID
         }
     }

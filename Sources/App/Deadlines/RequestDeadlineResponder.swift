@@ -19,7 +19,7 @@ struct RequestDeadlineResponder<Next: HTTPResponder>: HTTPResponder where Next.C
     let timeoutResponse: @Sendable (Request, Context) -> Response
 
     func respond(to request: Request, context: Context) async throws -> Response {
-        let id = inFlight.begin(request.method, request.uri.path)
+        let id = inFlight.begin(request.method, request.uri.string)
         let next = self.next
         let inFlight = self.inFlight
         do {

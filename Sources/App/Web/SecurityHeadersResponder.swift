@@ -16,8 +16,8 @@ struct SecurityHeadersResponder<Next: HTTPResponder>: HTTPResponder {
     static var contentSecurityPolicy: String {
         "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
     }
-    static var forwardedProto: HTTPField.Name { HTTPField.Name("X-Forwarded-Proto")! }
-    static var referrerPolicy: HTTPField.Name { HTTPField.Name("Referrer-Policy")! }
+    static var forwardedProto: HTTPField.Name { SecurityHeaderNames.forwardedProto }
+    static var referrerPolicy: HTTPField.Name { SecurityHeaderNames.referrerPolicy }
 
     func respond(to request: Request, context: Context) async throws -> Response {
         var response = try await next.respond(to: request, context: context)
@@ -32,9 +32,10 @@ struct SecurityHeadersResponder<Next: HTTPResponder>: HTTPResponder {
 
     /// Adds the headers to `response`.
     static func secure(_ response: inout Response, overHTTPS: Bool) {
-        response.headers[.contentSecurityPolicy] = contentSecurityPolicy
-        response.headers[.xContentTypeOptions] = "nosniff"
-        response.headers[referrerPolicy] = "strict-origin-when-cross-origin"
+        // Whole fields made once: setting a value by its text checks every character of it.
+        response.headers[fields: .contentSecurityPolicy] = SecurityHeaderNames.contentSecurityPolicy
+        response.headers[fields: .xContentTypeOptions] = SecurityHeaderNames.noSniff
+        response.headers[fields: referrerPolicy] = SecurityHeaderNames.referrerPolicyValue
         guard overHTTPS else { return }
         response.headers[.strictTransportSecurity] = "max-age=63072000; includeSubDomains"
         let cookies = response.headers[values: .setCookie]
@@ -43,4 +44,13 @@ struct SecurityHeadersResponder<Next: HTTPResponder>: HTTPResponder {
             cookie.lowercased().contains("; secure") ? cookie : cookie + "; Secure"
         }
     }
+}
+
+/// The names, made once (a generic type cannot hold a stored `static let`).
+private enum SecurityHeaderNames {
+    static let forwardedProto = HTTPField.Name("X-Forwarded-Proto")!
+    static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
+    static let contentSecurityPolicy = [HTTPField(name: .contentSecurityPolicy, value: SecurityHeadersResponder<Router<AppRequestContext>.Responder>.contentSecurityPolicy)]
+    static let noSniff = [HTTPField(name: .xContentTypeOptions, value: "nosniff")]
+    static let referrerPolicyValue = [HTTPField(name: referrerPolicy, value: "strict-origin-when-cross-origin")]
 }

@@ -10,8 +10,8 @@ public import Hummingbird
 /// accounts, so this is the whole of its CSRF exposure. It runs before write routing, so a
 /// forged write is never replayed to the primary region either.
 public struct CrossSiteWriteMiddleware<Context: RequestContext>: RouterMiddleware {
-    static var fetchSite: HTTPField.Name { HTTPField.Name("sec-fetch-site")! }
-    static var forwardedHost: HTTPField.Name { HTTPField.Name("x-forwarded-host")! }
+    static var fetchSite: HTTPField.Name { HeaderNames.fetchSite }
+    static var forwardedHost: HTTPField.Name { HeaderNames.forwardedHost }
 
     /// Creates the middleware.
     public init() {}

@@ -10,9 +10,9 @@ import MultiRegion
 /// Add it before the error pages, so they show these facts too.
 public struct FlyRequestMiddleware<Context: MultiRegionRequestContext>: RouterMiddleware {
     /// The local edge's list of its regions.
-    public static var edgeRegionsHeader: HTTPField.Name { HTTPField.Name("local-edge-regions")! }
+    public static var edgeRegionsHeader: HTTPField.Name { HeaderNames.localEdgeRegions }
     /// Fly's request header naming the edge region that received the request.
-    public static var flyRegionHeader: HTTPField.Name { HTTPField.Name("fly-region")! }
+    public static var flyRegionHeader: HTTPField.Name { HeaderNames.flyRegion }
 
     /// Creates the middleware.
     public init() {}
@@ -36,8 +36,8 @@ extension MultiRegionRequestState {
         if headers[FlyReplay.failedHeader] != nil {
             replayFailure = FlyReplay.failure(of: request)
         }
-        edgeRegion = headers[FlyRequestMiddleware<BasicMultiRegionRequestContext>.flyRegionHeader].flatMap(Self.regionName)
-        if let regions = headers[FlyRequestMiddleware<BasicMultiRegionRequestContext>.edgeRegionsHeader] {
+        edgeRegion = headers[HeaderNames.flyRegion].flatMap(Self.regionName)
+        if let regions = headers[HeaderNames.localEdgeRegions] {
             edgeRegions = regions.split(separator: ",").compactMap { Self.regionName(String($0)) }
         }
     }

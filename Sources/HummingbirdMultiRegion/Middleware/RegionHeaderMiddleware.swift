@@ -14,14 +14,14 @@ public struct RegionHeaderMiddleware<Context: RequestContext>: RouterMiddleware 
     }
 
     /// The header's name.
-    public static var header: HTTPField.Name { HTTPField.Name("Served-Region")! }
+    public static var header: HTTPField.Name { HeaderNames.servedRegion }
 
     // Inlinable, like every generic middleware here: specialised for the app's own context, a
     // request pays no generic dispatch or metadata-driven copies of the context.
     @inlinable
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
-        response.headers[Self.header] = region
+        response.headers[HeaderNames.servedRegion] = region
         return response
     }
 }

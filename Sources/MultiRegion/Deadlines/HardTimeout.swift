@@ -1,6 +1,6 @@
 import Synchronization
 
-/// Runs `operation` in a task of its own and returns its result, or throws `timeoutError()`
+/// Runs `operation` in a task of its own (started at once on the caller's thread) and returns its result, or throws `timeoutError()`
 /// once `timeout` has passed, whether or not the operation reacts to cancellation.
 ///
 /// A task group cannot give this guarantee: it returns only after every child has finished,
@@ -11,6 +11,11 @@ import Synchronization
 ///
 /// The timer runs on `timers` (an event loop, not a task), so it fires even when every task
 /// involved is stuck.
+///
+/// The operation's task starts at once, on the caller's thread, and the caller waits (with
+/// the timer) only once that task first suspends. The bound is on waiting: a stretch of
+/// synchronous work that never suspends runs to its end first, as it would hold any thread
+/// of the cooperative pool.
 public func withHardTimeout<Success: Sendable>(
     _ timeout: Duration,
     timers: DeadlineTimers,
@@ -18,16 +23,23 @@ public func withHardTimeout<Success: Sendable>(
     operation: @escaping @Sendable () async throws -> Success
 ) async throws -> Success {
     let race = Race<Success>(timers: timers)
+    // The operation starts at once on this thread and leaves it only at its first real
+    // suspension. Work that never suspends (a health check, a page from memory) has its
+    // outcome here already: no hop to another thread, no continuation, no timer.
+    let task = Task.immediate {
+        do {
+            race.finish(.success(try await operation()), cancellingOperation: false)
+        } catch {
+            race.finish(.failure(error), cancellingOperation: false)
+        }
+    }
+    if let outcome = race.outcomeIfFinished {
+        return try outcome.get()
+    }
     return try await withTaskCancellationHandler {
-        try await withCheckedThrowingContinuation { continuation in
+        // Unsafe (no checking canary to allocate): `Race` resumes it exactly once.
+        try await withUnsafeThrowingContinuation { continuation in
             race.begin(continuation)
-            let task = Task {
-                do {
-                    race.finish(.success(try await operation()), cancellingOperation: false)
-                } catch {
-                    race.finish(.failure(error), cancellingOperation: false)
-                }
-            }
             let timer = timers.schedule(in: timeout) {
                 race.finish(.failure(timeoutError()), cancellingOperation: true)
             }
@@ -42,7 +54,7 @@ public func withHardTimeout<Success: Sendable>(
 /// dropped, and the caller's continuation is resumed exactly once.
 private final class Race<Success: Sendable>: Sendable {
     private struct State {
-        var continuation: CheckedContinuation<Success, any Error>?
+        var continuation: UnsafeContinuation<Success, any Error>?
         var outcome: Result<Success, any Error>?
         var cancelsOperation = false
         var task: Task<Void, Never>?
@@ -57,13 +69,18 @@ private final class Race<Success: Sendable>: Sendable {
     }
 
     /// Stores the caller's continuation, or resumes it at once if an outcome is already known
-    /// (the caller was cancelled before it got here).
-    func begin(_ continuation: CheckedContinuation<Success, any Error>) {
+    /// (the operation ended, or the caller was cancelled, before it got here).
+    func begin(_ continuation: UnsafeContinuation<Success, any Error>) {
         let outcome = state.withLock { state in
             if state.outcome == nil { state.continuation = continuation }
             return state.outcome
         }
         if let outcome { continuation.resume(with: outcome) }
+    }
+
+    /// The outcome, if the operation already ended (before anybody waited for it).
+    var outcomeIfFinished: Result<Success, any Error>? {
+        state.withLock { $0.outcome }
     }
 
     /// Hands over the operation's task and the timer, so the winner can stop the losers.
@@ -83,7 +100,7 @@ private final class Race<Success: Sendable>: Sendable {
 
     /// Records the first outcome and resumes the caller with it; later calls do nothing.
     func finish(_ outcome: Result<Success, any Error>, cancellingOperation: Bool) {
-        let taken = state.withLock { state -> (CheckedContinuation<Success, any Error>?, Task<Void, Never>?, DeadlineTimers.Timer?)? in
+        let taken = state.withLock { state -> (UnsafeContinuation<Success, any Error>?, Task<Void, Never>?, DeadlineTimers.Timer?)? in
             guard state.outcome == nil else { return nil }
             state.outcome = outcome
             state.cancelsOperation = cancellingOperation

@@ -113,6 +113,33 @@ struct HardTimeoutTests {
         await #expect(throws: CancellationError.self) { try await caller.value }
     }
 
+    @Test("An operation that ends before it ever suspends is answered in place: no timer is scheduled, its result or error comes back as it is")
+    func neverSuspends() async throws {
+        let value = try await withHardTimeout(.seconds(30), timers: timers, timeoutError: { TimedOut() }) { 42 }
+        #expect(value == 42)
+        await #expect(throws: CancellationError.self) {
+            try await withHardTimeout(.seconds(30), timers: timers, timeoutError: { TimedOut() }) { () async throws -> Int in throw CancellationError() }
+        }
+        #expect(timers.pending == 0)
+    }
+
+    @Test("Work that runs a while without waiting, then waits for ever, is cut at the timeout once it waits")
+    func busyThenStuck() async throws {
+        let stuck = Stuck()
+        defer { stuck.release() }
+        let started = ContinuousClock.now
+        await #expect(throws: TimedOut.self) {
+            try await withHardTimeout(.milliseconds(200), timers: timers, timeoutError: { TimedOut() }) {
+                var sum = 0
+                for index in 0..<1_000_000 { sum &+= index }
+                #expect(sum != 0)
+                await stuck.wait()
+            }
+        }
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(stuck.entered)
+    }
+
     @Test("Many concurrent calls each resolve once, whichever side wins")
     func manyRaces() async throws {
         try await withThrowingTaskGroup(of: Bool.self) { group in
