@@ -42,7 +42,7 @@ struct AppDependencies: Sendable {
         self.configuration = configuration
         let eventLoopGroup = MultiThreadedEventLoopGroup.singleton
         self.eventLoopGroup = eventLoopGroup
-        let metrics = AppMetrics(region: configuration.regions.region)
+        let metrics = AppMetrics(regions: configuration.regions)
         self.metrics = metrics
         let database = try MultiRegionDatabase(
             configuration: configuration.multiRegion, logger: logger, metricsFactory: metrics.factory, eventLoopGroup: eventLoopGroup

@@ -1,6 +1,7 @@
 import CoreMetrics
 import HTTPTypes
 import Metrics
+import MultiRegion
 import Prometheus
 import Synchronization
 
@@ -28,7 +29,10 @@ final class AppMetrics: Sendable {
         let status: Int
     }
 
-    init(region: String) {
+    /// - Parameter regions: This instance's facts; the region labels every series, and the
+    ///   machine version and image label `app_build_info`.
+    init(regions: RegionInfo) {
+        let region = regions.region
         self.region = region
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = [
@@ -39,6 +43,13 @@ final class AppMetrics: Sendable {
         // Exists from the start, at zero, so a dashboard shows it.
         deadlineCounter = Metrics.Counter(label: "requests_deadline_exceeded_total", dimensions: [("region", region)], factory: factory)
         deadlineCounter.increment(by: 0)
+        // Always 1: its labels say which deploy this instance runs, so a dashboard can show a
+        // rolling deploy reach one region after another (`none` where Fly does not set them).
+        Gauge(
+            label: "app_build_info",
+            dimensions: [("region", region), ("machine_version", regions.machineVersion ?? "none"), ("image", regions.imageTag ?? "none")],
+            factory: factory
+        ).record(1)
     }
 
     /// A request finished (recorded by `RequestMetricsMiddleware`).

@@ -39,7 +39,9 @@ struct RegionBadge: Sendable, Equatable {
             \(replicaLag.map { " data-replica-lag=\"\($0)\"" as HTML })\
             \(waitText.map { " data-replication-wait-ms=\"\($0)\"" as HTML })\
             \(replayedFrom.map { " data-replayed-from=\"\($0)\"" as HTML })\
-            \(edgeRegion.map { " data-edge-region=\"\($0)\"" as HTML })>
+            \(edgeRegion.map { " data-edge-region=\"\($0)\"" as HTML })\
+            \(regions.machineVersion.map { " data-machine-version=\"\($0)\"" as HTML })\
+            \(regions.imageTag.map { " data-image=\"\($0)\"" as HTML })>
               <div class="badge-row">
                 <span class="badge-label">Region</span>
                 <strong class="badge-region">\(regions.region)</strong>
@@ -55,9 +57,17 @@ struct RegionBadge: Sendable, Equatable {
               \(waitText.map { "<div class=\"badge-row\"><span class=\"badge-label\">Waited</span><span>\($0) ms for replication</span></div>" as HTML })
               \(replayedFrom.map { "<div class=\"badge-row\"><span class=\"badge-label\">Replayed</span><span>from \($0)</span></div>" as HTML })
               \(regions.machineID.map { "<div class=\"badge-row\"><span class=\"badge-label\">Machine</span><code>\($0)</code></div>" as HTML })
+              \(deployment.map { "<div class=\"badge-row\"><span class=\"badge-label\">Deploy</span><code>\($0)</code></div>" as HTML })
               \(picker.map(pickerHTML))
             </aside>
             """
+    }
+
+    /// Which deploy answered: the machine's version and its image's tag, as Fly sets them, so
+    /// a rolling deploy can be watched passing from region to region.
+    private var deployment: String? {
+        let parts = [regions.machineVersion.map { "version \($0)" }, regions.imageTag].compactMap { $0 }
+        return parts.isEmpty ? nil : parts.joined(separator: " · ")
     }
 
     /// The regions to browse from, the current one marked: where the person's requests enter

@@ -77,7 +77,7 @@ public struct MultiRegionConfiguration: Sendable {
     /// - `REPLICA_DATABASE_URL`: the regional replica. On Fly (`FLY_APP_NAME` set), outside the
     ///   primary region, it defaults to `top1.nearest.of.<pg-app>.internal:5433`.
     /// - `FLY_REGION` (default `local`), `PRIMARY_REGION` (default `FLY_REGION`),
-    ///   `FLY_MACHINE_ID`, `FLY_APP_NAME`.
+    ///   `FLY_MACHINE_ID`, `FLY_APP_NAME`, `FLY_MACHINE_VERSION`, `FLY_IMAGE_REF`.
     /// - `WRITE_MODE`: `replay` (default on Fly) or `direct` (default elsewhere).
     /// - `READ_YOUR_WRITES_TIMEOUT` (seconds, default 2), `MAX_REPLICA_LAG` (seconds, default 30),
     ///   `DATABASE_TIMEOUT` (seconds, default 3, more than 0), `REPLAY_TIMEOUT` (seconds, default 6).
@@ -104,7 +104,9 @@ public struct MultiRegionConfiguration: Sendable {
             region: region,
             primaryRegion: primaryRegion,
             machineID: reader.nonEmptyString(forKey: "fly.machine.id"),
-            appName: reader.nonEmptyString(forKey: "fly.app.name")
+            appName: reader.nonEmptyString(forKey: "fly.app.name"),
+            machineVersion: reader.nonEmptyString(forKey: "fly.machine.version"),
+            imageRef: reader.nonEmptyString(forKey: "fly.image.ref")
         )
 
         var replicaURL: DatabaseURL?

@@ -9,6 +9,12 @@ public struct RegionInfo: Sendable, Equatable {
     public let machineID: String?
     /// The Fly app name (`FLY_APP_NAME`), when running on Fly.
     public let appName: String?
+    /// The version of this machine's configuration (`FLY_MACHINE_VERSION`), when running on
+    /// Fly: each deploy gives every machine it updates a new one.
+    public let machineVersion: String?
+    /// The image this machine runs (`FLY_IMAGE_REF`, like
+    /// `registry.fly.io/my-app:deployment-01J…`), when running on Fly.
+    public let imageRef: String?
 
     /// Creates the facts of one instance.
     ///
@@ -17,11 +23,36 @@ public struct RegionInfo: Sendable, Equatable {
     ///   - primaryRegion: The region of the writable primary, like `nrt`.
     ///   - machineID: The Fly machine id, if any.
     ///   - appName: The Fly app name, if any; its presence means "running on Fly".
-    public init(region: String, primaryRegion: String, machineID: String? = nil, appName: String? = nil) {
+    ///   - machineVersion: The machine's configuration version, if any.
+    ///   - imageRef: The machine's image, if known.
+    public init(
+        region: String,
+        primaryRegion: String,
+        machineID: String? = nil,
+        appName: String? = nil,
+        machineVersion: String? = nil,
+        imageRef: String? = nil
+    ) {
         self.region = region
         self.primaryRegion = primaryRegion
         self.machineID = machineID
         self.appName = appName
+        self.machineVersion = machineVersion
+        self.imageRef = imageRef
+    }
+
+    /// The image's tag or digest (`deployment-01J…`, or `sha256:` and the first 12 hex
+    /// digits), without the registry and the repository: what tells two deploys apart.
+    public var imageTag: String? {
+        guard let imageRef else { return nil }
+        if let at = imageRef.lastIndex(of: "@") {
+            let digest = imageRef[imageRef.index(after: at)...]
+            return String(digest.prefix("sha256:".count + 12))
+        }
+        // A `:` after the last `/` starts the tag; one before it belongs to a registry's port.
+        let name = imageRef.lastIndex(of: "/").map { imageRef[imageRef.index(after: $0)...] } ?? imageRef[...]
+        guard let colon = name.lastIndex(of: ":") else { return String(name) }
+        return String(name[name.index(after: colon)...])
     }
 
     /// Whether this instance runs next to the primary.

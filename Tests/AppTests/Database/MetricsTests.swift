@@ -41,18 +41,26 @@ extension DatabaseTests {
             try await cluster.resetUsers()
         }
 
-        @Test("The metrics endpoint answers in Prometheus text format on its own port, and not on the public one")
+        @Test("The metrics endpoint answers in Prometheus text format on its own port, and not on the public one; the build-info gauge and the badge name the deploy")
         func endpoint() async throws {
             let metricsPort = try freePort()
+            let deploy = [
+                "FLY_MACHINE_VERSION": "01JDEPLOYVERSION0000000000",
+                "FLY_IMAGE_REF": "registry.fly.io/users-demo:deployment-01JDEPLOYIMAGE",
+            ]
             let app = try AppProcess(
-                environment: cluster.appEnvironment(extra: ["METRICS_PORT": "\(metricsPort)"]),
+                environment: cluster.appEnvironment(extra: ["METRICS_PORT": "\(metricsPort)"].merging(deploy) { $1 }),
                 logPath: "\(cluster.logDirectory)/app-metrics.log"
             )
             let http = HTTPClient(eventLoopGroupProvider: .singleton)
             do {
                 let base = "http://127.0.0.1:\(app.port)"
                 try await app.waitUntilAnswering(http)
-                _ = try await http.execute(HTTPClientRequest(url: base + "/users"), timeout: .seconds(5))
+                let page = try await http.execute(HTTPClientRequest(url: base + "/users"), timeout: .seconds(5))
+                let html = String(buffer: try await page.body.collect(upTo: 1 << 22))
+                #expect(html.contains(#"data-machine-version="01JDEPLOYVERSION0000000000" data-image="deployment-01JDEPLOYIMAGE""#))
+                #expect(html.contains("<code>version 01JDEPLOYVERSION0000000000 · deployment-01JDEPLOYIMAGE</code>"))
+                #expect(!html.contains("registry.fly.io"), "the badge shows the image's tag, not where it is stored")
                 let response = try await http.execute(HTTPClientRequest(url: "http://127.0.0.1:\(metricsPort)/metrics"), timeout: .seconds(5))
                 #expect(response.status == .ok)
                 #expect(response.headers.first(name: "content-type") == "text/plain; version=0.0.4; charset=utf-8")
@@ -61,6 +69,11 @@ extension DatabaseTests {
                 #expect((prometheusValue(text, "http_server_request_duration_seconds_count", ["route": "/users", "method": "GET", "status": "200", "region": "nrt"]) ?? 0) >= 1)
                 #expect(prometheusValue(text, "db_query_duration_seconds_count", ["outcome": "ok", "region": "nrt"]) != nil)
                 #expect(prometheusValue(text, "fly_replays_sent_total", ["reason": "write"]) == 0, "replay series exist from the start")
+                #expect(
+                    prometheusValue(
+                        text, "app_build_info", ["region": "nrt", "machine_version": "01JDEPLOYVERSION0000000000", "image": "deployment-01JDEPLOYIMAGE"]
+                    ) == 1
+                )
 
                 let onPublicPort = try await http.execute(HTTPClientRequest(url: base + "/metrics"), timeout: .seconds(5))
                 #expect(onPublicPort.status == .notFound)
