@@ -148,6 +148,17 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "LocalEdgeTests",
+            dependencies: [
+                .byName(name: "LocalEdge"),
+                .byName(name: "MultiRegionTesting"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
             name: "AppTests",
             dependencies: [
                 .byName(name: "App"),

@@ -19,6 +19,11 @@ import NIOHTTP1
 /// `fly-replay-failed: instance=…;region=…;replay_source=…;reason=timeout|no_candidate;elapsed_ms=…`;
 /// without a fallback the client gets the edge's 502. A fallback request may not answer with
 /// `fly-replay` again.
+///
+/// Regions in ``ColdStarts`` play stopped machines: the request that starts one (and any
+/// request that arrives while it boots) is held until the boot ends, then forwarded, as Fly's
+/// proxy holds a request while it starts a stopped machine. A replay's `timeout` counts the
+/// boot. The log line says so: `GET /users → ord (cold start: held 3000ms) 200 3004.1ms`.
 public struct EdgeResponder: HTTPResponder {
     /// The edge needs nothing but Hummingbird's basic context.
     public typealias Context = BasicRequestContext
@@ -34,11 +39,20 @@ public struct EdgeResponder: HTTPResponder {
     let distances: RegionDistances
     let client: HTTPClient
     let logger: Logger
+    let machines: SimulatedMachines
 
     /// An edge in front of `regions`, adding `distances` between them, sending with `client`.
-    public init(regions: RegionMap, distances: RegionDistances, client: HTTPClient, logger: Logger) {
+    ///
+    /// - Parameters:
+    ///   - regions: The regions and their instances, the primary first.
+    ///   - distances: The simulated round trips between regions.
+    ///   - coldStarts: The regions whose machine is stopped until a request needs it (none by default).
+    ///   - client: Sends the requests to the instances.
+    ///   - logger: Gets one line per request.
+    public init(regions: RegionMap, distances: RegionDistances, coldStarts: ColdStarts = .none, client: HTTPClient, logger: Logger) {
         self.regions = regions
         self.distances = distances
+        self.machines = SimulatedMachines(coldStarts)
         self.client = client
         self.logger = logger
     }
@@ -75,9 +89,11 @@ public struct EdgeResponder: HTTPResponder {
         headers.replaceOrAdd(name: Self.regionsHeader.rawName, value: regions.names.joined(separator: ","))
 
         var served = target
-        var replayNote = ""
+        var routeNote = ""
         do {
             await travel(from: edgeRegion.name, to: target.name)
+            let boot = try await wake(target)
+            routeNote = boot.note
             var response = try await send(request, headers: headers, body: body, to: target)
             if let replay = response.headers.first(name: "fly-replay").flatMap(Self.parseReplay),
                 let destination = regions.region(named: replay.region)
@@ -93,30 +109,33 @@ public struct EdgeResponder: HTTPResponder {
                 let replayStarted = ContinuousClock.now
                 do {
                     await travel(from: target.name, to: destination.name)
-                    response = try await send(request, headers: replayed, body: body, to: destination, timeout: replay.timeout)
+                    let destinationBoot = try await wake(destination, within: replay.timeout)
+                    response = try await send(
+                        request, headers: replayed, body: body, to: destination, timeout: replay.timeout.map { $0 - destinationBoot.waited }
+                    )
                     served = destination
-                    replayNote = " → replayed (\(replay.state.isEmpty ? "no state" : replay.state)) → \(destination.name)"
+                    routeNote += " → replayed (\(replay.state.isEmpty ? "no state" : replay.state)) → \(destination.name)\(destinationBoot.note)"
                 } catch where replay.fallsBack {
                     let reason = Self.isTimeout(error) ? "timeout" : "no_candidate"
                     let elapsed = ContinuousClock.now - replayStarted
                     var fallback = headers
                     fallback.replaceOrAdd(
                         name: "fly-replay-failed",
-                        value: "instance=local-\(destination.name);region=\(destination.name);replay_source=local-\(target.name);reason=\(reason);elapsed_ms=\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)"
+                        value: "instance=local-\(destination.name);region=\(destination.name);replay_source=local-\(target.name);reason=\(reason);elapsed_ms=\(Self.milliseconds(elapsed))"
                     )
                     response = try await send(request, headers: fallback, body: body, to: target)
-                    replayNote = " → replay to \(destination.name) failed (\(reason)) → back to \(target.name)"
+                    routeNote += " → replay to \(destination.name) failed (\(reason)) → back to \(target.name)"
                     if response.headers.first(name: "fly-replay") != nil {
                         for try await _ in response.body {}
-                        log(request, edge: edgeRegion, first: target, note: replayNote + " (answered fly-replay again)", status: 502, started: started)
+                        log(request, edge: edgeRegion, first: target, note: routeNote + " (answered fly-replay again)", status: 502, started: started)
                         return Self.plain(.badGateway, "A fallback request may not answer with fly-replay again (as on Fly).\n")
                     }
                 }
             }
-            log(request, edge: edgeRegion, first: target, note: replayNote, status: Int(response.status.code), started: started)
+            log(request, edge: edgeRegion, first: target, note: routeNote, status: Int(response.status.code), started: started)
             return Self.response(from: response)
         } catch {
-            log(request, edge: edgeRegion, first: target, note: replayNote + " (\(served.name) unreachable)", status: 502, started: started)
+            log(request, edge: edgeRegion, first: target, note: routeNote + " (\(served.name) unreachable)", status: 502, started: started)
             return Self.plain(.badGateway, "The app instance in \(served.name) is not answering. Is scripts/dev still running it?\n")
         }
     }
@@ -150,8 +169,31 @@ public struct EdgeResponder: HTTPResponder {
         return try await client.execute(outgoing, timeout: bound, logger: logger)
     }
 
+    /// A simulated machine that was still booting when a replay's `timeout` ran out.
+    private struct BootTimeout: Error {}
+
+    /// Holds the request while `region`'s simulated machine boots, at most `bound` (then
+    /// throws ``BootTimeout``); how long it waited, and a note for the log line.
+    private func wake(_ region: RegionMap.Region, within bound: Duration? = nil) async throws -> (waited: Duration, note: String) {
+        let admission = await machines.admit(region.name)
+        let wait = admission.wait
+        guard wait > .zero else { return (.zero, "") }
+        let what = if case .started = admission { "cold start" } else { "\(region.name) still booting" }
+        if let bound, wait > bound {
+            try? await Task.sleep(for: bound)
+            throw BootTimeout()
+        }
+        try? await Task.sleep(for: wait)
+        return (wait, " (\(what): held \(Self.milliseconds(wait))ms)")
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+    }
+
     /// Whether a failed send ran out of time (rather than finding nobody to connect to).
     private static func isTimeout(_ error: any Error) -> Bool {
+        if error is BootTimeout { return true }
         if let error = error as? HTTPClientError {
             return error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout
         }

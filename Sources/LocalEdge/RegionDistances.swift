@@ -36,17 +36,19 @@ public struct RegionDistances: Sendable, Equatable {
         return pairs[[from, to]] ?? uniform
     }
 
-    /// Parses `80ms`, `0.08s` or a bare number of milliseconds.
-    public static func duration(_ text: String) throws(EdgeConfigurationError) -> Duration {
+    /// Parses `80ms`, `0.08s` or a bare number of milliseconds, at most `maximum`.
+    public static func duration(_ text: String, upTo maximum: Duration = .seconds(60)) throws(EdgeConfigurationError) -> Duration {
         let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
         let (number, scale): (Substring, Double) =
             if trimmed.hasSuffix("ms") { (trimmed.dropLast(2), 1) }
             else if trimmed.hasSuffix("s") { (trimmed.dropLast(), 1000) }
             else { (Substring(trimmed), 1) }
-        guard let value = Double(number), value >= 0, value.isFinite, value * scale <= 60_000 else {
+        guard let value = Double(number), value >= 0, value.isFinite, value * scale <= 3_600_000 else {
             throw .badDuration(text)
         }
-        return .microseconds(Int64((value * scale * 1000).rounded()))
+        let duration = Duration.microseconds(Int64((value * scale * 1000).rounded()))
+        guard duration <= maximum else { throw .badDuration(text) }
+        return duration
     }
 }
 

@@ -54,11 +54,20 @@ public struct RegionMap: Sendable, Equatable {
 
 /// A mistake in the edge's command line.
 public enum EdgeConfigurationError: Error, Equatable, CustomStringConvertible {
+    /// No `--region` was given.
     case noRegions
+    /// A region is named twice (in `--region`, or in `--cold-start`).
     case duplicateRegion(String)
+    /// A `--region` that is not `NAME=http://HOST:PORT`.
     case badRegion(String)
+    /// A duration that is not `80ms` or `0.08s`, or is too long.
     case badDuration(String)
+    /// A `--link` that is not `LISTEN_PORT:TARGET_HOST:TARGET_PORT:RTT`.
     case badLink(String)
+    /// A `--cold-start` entry that is not `REGION=BOOT_TIME`.
+    case badColdStart(String)
+    /// A `--cold-start` for a region the edge does not route to.
+    case unknownColdStartRegion(String)
 
     /// The description, for logs and people.
     public var description: String {
@@ -68,6 +77,8 @@ public enum EdgeConfigurationError: Error, Equatable, CustomStringConvertible {
         case .badRegion(let text): "'\(text)' is not NAME=http://HOST:PORT"
         case .badDuration(let text): "'\(text)' is not a duration like 80ms or 0.08s"
         case .badLink(let text): "'\(text)' is not LISTEN_PORT:TARGET_HOST:TARGET_PORT:RTT, like 6442:127.0.0.1:5441:80ms"
+        case .badColdStart(let text): "'\(text)' is not REGION=BOOT_TIME, like ord=3s"
+        case .unknownColdStartRegion(let name): "a cold start is given for \(name), which is not one of the --region regions"
         }
     }
 }

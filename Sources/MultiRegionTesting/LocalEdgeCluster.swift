@@ -16,11 +16,15 @@ import ServiceLifecycle
 /// - Parameters:
 ///   - regions: The regions, like `["nrt", "ord", "ams"]`; unknown regions reach the first.
 ///   - distances: The round trips the edge adds between regions (none by default).
+///   - coldStarts: Regions whose machine the edge keeps stopped until a request needs it (none
+///     by default). Their instances are asked directly whether they are up, so the test's own
+///     first request through the edge is the one that waits for the boot.
 ///   - makeInstance: Builds the instance of a region listening on `127.0.0.1:port`.
 ///   - test: Runs with a client that sends requests through the edge.
 public func withLocalEdge(
     regions: [String],
     distances: RegionDistances = .none,
+    coldStarts: ColdStarts = .none,
     makeInstance: (_ region: String, _ port: Int) throws -> any Service,
     _ test: @Sendable (EdgeClient) async throws -> Void
 ) async throws {
@@ -37,7 +41,9 @@ public func withLocalEdge(
     logger.logLevel = .warning
     services.append(
         Application(
-            responder: EdgeResponder(regions: try RegionMap(instances), distances: distances, client: httpClient, logger: logger),
+            responder: EdgeResponder(
+                regions: try RegionMap(instances), distances: distances, coldStarts: coldStarts, client: httpClient, logger: logger
+            ),
             configuration: .init(address: .hostname("127.0.0.1", port: edgePort)),
             logger: logger
         )
@@ -48,7 +54,9 @@ public func withLocalEdge(
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             do {
-                try await client.waitUntilUp()
+                let cold = instances.filter { coldStarts.bootTime(of: $0.name) != nil }
+                try await client.waitUntilUp(regions: regions.filter { region in !cold.contains { $0.name == region } })
+                try await waitUntilAnswering(cold.map { $0.instanceURL + "/readyz" }, client: httpClient)
                 try await test(client)
             } catch {
                 await group.triggerGracefulShutdown()
@@ -116,6 +124,13 @@ public struct EdgeClient: Sendable {
 
     /// Waits until every region answers `/readyz` with 200 through the edge, at most 20 s.
     public func waitUntilUp() async throws {
+        try await waitUntilUp(regions: regions)
+    }
+
+    /// Waits until each of `regions` answers `/readyz` with 200 through the edge, at most 20 s;
+    /// with none, until the edge answers itself.
+    func waitUntilUp(regions: [String]) async throws {
+        if regions.isEmpty { return try await waitUntilAnswering([base + "/_edge/region?back=/"], client: http, with: .seeOther) }
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
             for region in regions {
@@ -127,6 +142,18 @@ public struct EdgeClient: Sendable {
             try await Task.sleep(for: .milliseconds(50))
         }
         throw TestFailure("the edge and the instances of \(regions.joined(separator: ", ")) did not come up")
+    }
+}
+
+/// Waits until each of `urls` answers with `status`, at most 20 s for them all.
+private func waitUntilAnswering(_ urls: [String], client: HTTPClient, with status: HTTPResponseStatus = .ok) async throws {
+    let deadline = ContinuousClock.now + .seconds(20)
+    for url in urls {
+        while true {
+            if let response = try? await client.execute(HTTPClientRequest(url: url), timeout: .seconds(2)), response.status == status { break }
+            guard ContinuousClock.now < deadline else { throw TestFailure("\(url) did not answer \(status.code) within 20 s") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
     }
 }
 

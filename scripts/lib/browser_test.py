@@ -6,7 +6,11 @@ the edge, in each region: creates a user, edits it, edits it again while someone
 first (the 409 page, then "save my changes over theirs"), and deletes it, checking the flash
 messages and the badge on every page, and that the console shows no error and no
 Content-Security-Policy violation. It switches regions with the badge's links and saves
-screenshots. Prints one line per check and "N passed, M failed"; exits 1 on any failure.
+screenshots. Then it runs scripts/check-fly against the edge: it must pass, fail naming the
+cause while ord's replica is stopped, and pass again; wait out a cold start in ord (an edge
+started with --cold-start) and report its time; fail naming a region with no machine; and fail
+naming the region that answered when an edge misroutes. Prints one line per check and
+"N passed, M failed"; exits 1 on any failure.
 """
 
 import os
@@ -65,6 +69,7 @@ class Servers:
     def __init__(self, work_dir):
         self.work_dir = work_dir
         self.processes = []  # (name, Popen, log path)
+        self.instances = {}  # region: the app instance's URL
 
     def start(self, name, args, env, health_url):
         """Starts a server with its output in a log file, and waits until it is healthy."""
@@ -102,11 +107,18 @@ class Servers:
             if region != PRIMARY:
                 env["REPLICA_DATABASE_URL"] = os.environ["TEST_REPLICA_DATABASE_URL"]
             self.start(f"app-{region}", [os.environ["APP_BINARY"], "serve"], env, f"http://127.0.0.1:{port}/healthz")
-            regions += ["--region", f"{region}=http://127.0.0.1:{port}"]
-        edge_port = ports[2]
-        self.start("edge", [os.environ["EDGE_BINARY"], "--port", str(edge_port), *regions],
-                   {"PATH": os.environ.get("PATH", "")}, f"http://127.0.0.1:{edge_port}/healthz")
-        return f"http://127.0.0.1:{edge_port}"
+            self.instances[region] = f"http://127.0.0.1:{port}"
+        return self.start_edge("edge", self.instances)
+
+    def start_edge(self, name, instances, *options):
+        """Starts another edge in front of `instances` (region: URL, the primary first), with
+        more Edge `options`; returns its URL. It is up when /healthz answers through it (in the
+        primary region: give a cold start only to another)."""
+        port = free_ports(1)[0]
+        regions = [argument for region, url in instances.items() for argument in ("--region", f"{region}={url}")]
+        self.start(name, [os.environ["EDGE_BINARY"], "--port", str(port), *regions, *options],
+                   {"PATH": os.environ.get("PATH", "")}, f"http://127.0.0.1:{port}/healthz")
+        return f"http://127.0.0.1:{port}"
 
     def stop(self):
         """SIGTERM to every server, up to STOP_TIMEOUT for them all, then SIGKILL (at once on
@@ -374,10 +386,10 @@ def browse(driver, checks, edge, screenshot_dir):
     check_console_check(driver, checks)
 
 
-def check_fly(edge):
+def check_fly(edge, regions=(PRIMARY, REPLICA), timeout=10):
     """Runs scripts/check-fly against the edge; its exit status and output."""
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "check-fly")
-    result = subprocess.run([sys.executable, script, edge, "--regions", f"{PRIMARY},{REPLICA}", "--timeout", "10"],
+    result = subprocess.run([sys.executable, script, edge, "--regions", ",".join(regions), "--timeout", str(timeout)],
                             capture_output=True, text=True, timeout=120)
     return result.returncode, result.stdout + result.stderr
 
@@ -418,6 +430,40 @@ def check_deployment_checker(checks, edge):
     checks.check(status == 0, "scripts/check-fly passes again once the replica is back", output[-1500:])
 
 
+COLD_START = 3  # seconds the cold edge holds the first request to the replica region
+COLD_TRY_TIMEOUT = 2  # check-fly's --timeout against it: the first try gives up, the second gets the answer
+
+
+def check_checker_finds_regions(checks, servers, edge):
+    """scripts/check-fly waits out a cold start in the replica region (through an edge of its
+    own in front of the same instances; giving up on its first try, answering on the second) and
+    reports its time; names a region with no machine and still checks the others; and names the
+    region that answered when it is not the one asked for (an edge that misroutes)."""
+    cold = servers.start_edge("edge-cold", servers.instances, "--cold-start", f"{REPLICA}={COLD_START}s")
+    started = time.monotonic()
+    status, output = check_fly(cold, timeout=COLD_TRY_TIMEOUT)
+    elapsed = time.monotonic() - started
+    woke = re.search(rf"ok    (cold start in {REPLICA}: answered after ([0-9.]+) s \((\d+) tries\))", output)
+    checks.check(status == 0 and woke is not None and float(woke.group(2)) >= COLD_START - 0.1 and woke.group(3) == "2",
+                 f"scripts/check-fly waits out a {COLD_START} s cold start in {REPLICA} (a first try that gives up after "
+                 f"{COLD_TRY_TIMEOUT} s, a second that answers), reports its time, and passes"
+                 + (f" ('{woke.group(1)}'; the whole check took {elapsed:.1f} s)" if woke else ""), output[-1500:])
+    checks.check(f"ok    {PRIMARY} was warm (" in output, f"scripts/check-fly reports that {PRIMARY} was warm", output[-1500:])
+
+    status, output = check_fly(edge, regions=(PRIMARY, REPLICA, "xyz"))
+    summary = re.search(r"(\d+) passed, (\d+) failed", output)
+    checks.check(status == 1 and "FAIL  no running machine in region xyz: HTTP 503 from the proxy" in output
+                 and summary is not None and summary.group(2) == "1" and f"\nwrite from {REPLICA}" in output,
+                 "scripts/check-fly exits 1 naming the region with no machine (xyz), and still checks nrt and ord",
+                 output[-1500:])
+
+    # An edge that sends ord's requests to nrt's instance: what a proxy that falls back would do.
+    misrouted = servers.start_edge("edge-misrouted", {PRIMARY: servers.instances[PRIMARY], REPLICA: servers.instances[PRIMARY]})
+    status, output = check_fly(misrouted)
+    checks.check(status == 1 and f"FAIL  answered from {PRIMARY} instead of {REPLICA}" in output,
+                 f"scripts/check-fly exits 1 when {REPLICA}'s answer comes from {PRIMARY}, naming both", output[-1500:])
+
+
 def run(checks, screenshot_dir, work_dir):
     """Starts the servers and the browser, browses, and stops everything, whatever happens."""
     servers = Servers(work_dir)
@@ -439,6 +485,7 @@ def run(checks, screenshot_dir, work_dir):
             except (WebDriverException, OSError):
                 pass  # already gone: quit has stopped chromedriver all the same
         check_deployment_checker(checks, edge)
+        check_checker_finds_regions(checks, servers, edge)
     except (RuntimeError, OSError) as error:  # OSError: a binary that cannot be run
         checks.check(False, "the servers start", str(error))
     finally:
