@@ -2,7 +2,7 @@ public import Hummingbird
 public import MultiRegion
 
 /// Chooses the database for a request's reads, keeps them consistent with the reader's own
-/// writes, and gives the request its ``MultiRegion/DatabaseSession`` (`context.database`).
+/// writes, and gives the request its `DatabaseSession` (`context.database`).
 ///
 /// - No replica configured: reads use the primary.
 /// - Replica unreachable: reads use the primary (in `replay` mode outside the primary
@@ -14,7 +14,7 @@ public import MultiRegion
 ///   in the primary region, or, where the primary is reachable directly, run it again there.
 /// - The request is the fallback of a failed replay (`fly-replay-failed`): nothing replays
 ///   again; reads go to the primary directly, and a stale read that cannot reach it gets the
-///   replica's answer, flagged ``MultiRegion/DatabaseSession/mayBeStale``.
+///   replica's answer, flagged `DatabaseSession.mayBeStale`.
 /// - After the handler: a request that wrote gets the cookie with the primary's position; one
 ///   whose position the replica has replayed loses it.
 public struct ReadRoutingMiddleware<Context: MultiRegionRequestContext>: RouterMiddleware {

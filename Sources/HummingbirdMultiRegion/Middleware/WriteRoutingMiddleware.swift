@@ -6,9 +6,9 @@ public import MultiRegion
 /// In `replay` mode, outside the primary region, a request that writes (see ``RouteKind``) is
 /// answered with 409 and `fly-replay`, and Fly's proxy runs it again in the primary region. A
 /// request that was already replayed and would need replaying again fails with
-/// ``MultiRegion/MultiRegionError/replayLoop(region:primaryRegion:)``: a loop helps no one.
+/// `MultiRegionError.replayLoop`: a loop helps no one.
 /// When Fly gives a write back because the replay failed (`fly-replay-failed`), it fails with
-/// ``MultiRegion/MultiRegionError/replayFailed(primaryRegion:reason:waited:)`` and is never
+/// `MultiRegionError.replayFailed` and is never
 /// replayed again. A body larger than Fly can replay (declared, or chunked and growing past
 /// the limit) is refused with 413 in every region.
 public struct WriteRoutingMiddleware<Context: MultiRegionRequestContext>: RouterMiddleware {
