@@ -13,11 +13,9 @@ struct SecurityHeadersResponder<Next: HTTPResponder>: HTTPResponder {
 
     let next: Next
 
-    static var contentSecurityPolicy: String {
-        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
-    }
-    static var forwardedProto: HTTPField.Name { SecurityHeaderNames.forwardedProto }
-    static var referrerPolicy: HTTPField.Name { SecurityHeaderNames.referrerPolicy }
+    static var contentSecurityPolicy: String { SecurityHeaderFields.contentSecurityPolicyText }
+    static var forwardedProto: HTTPField.Name { SecurityHeaderFields.forwardedProto }
+    static var referrerPolicy: HTTPField.Name { SecurityHeaderFields.referrerPolicy }
 
     func respond(to request: Request, context: Context) async throws -> Response {
         var response = try await next.respond(to: request, context: context)
@@ -33,9 +31,9 @@ struct SecurityHeadersResponder<Next: HTTPResponder>: HTTPResponder {
     /// Adds the headers to `response`.
     static func secure(_ response: inout Response, overHTTPS: Bool) {
         // Whole fields made once: setting a value by its text checks every character of it.
-        response.headers[fields: .contentSecurityPolicy] = SecurityHeaderNames.contentSecurityPolicy
-        response.headers[fields: .xContentTypeOptions] = SecurityHeaderNames.noSniff
-        response.headers[fields: referrerPolicy] = SecurityHeaderNames.referrerPolicyValue
+        response.headers[fields: .contentSecurityPolicy] = SecurityHeaderFields.contentSecurityPolicy
+        response.headers[fields: .xContentTypeOptions] = SecurityHeaderFields.noSniff
+        response.headers[fields: referrerPolicy] = SecurityHeaderFields.referrerPolicyValue
         guard overHTTPS else { return }
         response.headers[.strictTransportSecurity] = "max-age=63072000; includeSubDomains"
         let cookies = response.headers[values: .setCookie]
@@ -46,11 +44,13 @@ struct SecurityHeadersResponder<Next: HTTPResponder>: HTTPResponder {
     }
 }
 
-/// The names, made once (a generic type cannot hold a stored `static let`).
-private enum SecurityHeaderNames {
+/// The names and fields, made once (a generic type cannot hold a stored `static let`).
+private enum SecurityHeaderFields {
+    static let contentSecurityPolicyText =
+        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
     static let forwardedProto = HTTPField.Name("X-Forwarded-Proto")!
     static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
-    static let contentSecurityPolicy = [HTTPField(name: .contentSecurityPolicy, value: SecurityHeadersResponder<Router<AppRequestContext>.Responder>.contentSecurityPolicy)]
+    static let contentSecurityPolicy = [HTTPField(name: .contentSecurityPolicy, value: contentSecurityPolicyText)]
     static let noSniff = [HTTPField(name: .xContentTypeOptions, value: "nosniff")]
     static let referrerPolicyValue = [HTTPField(name: referrerPolicy, value: "strict-origin-when-cross-origin")]
 }

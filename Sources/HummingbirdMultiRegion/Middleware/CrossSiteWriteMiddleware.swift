@@ -16,6 +16,7 @@ public struct CrossSiteWriteMiddleware<Context: RequestContext>: RouterMiddlewar
     /// Creates the middleware.
     public init() {}
 
+    /// Refuses a write from another site with a 403; lets everything else through.
     @inlinable
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if RouteKind.byMethod.writes(request.method), Self.isCrossSite(request) {

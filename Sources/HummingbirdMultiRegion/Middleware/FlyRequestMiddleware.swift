@@ -17,6 +17,7 @@ public struct FlyRequestMiddleware<Context: MultiRegionRequestContext>: RouterMi
     /// Creates the middleware.
     public init() {}
 
+    /// Reads the proxy's facts into `context.multiRegion`, then runs the request.
     @inlinable
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context

@@ -35,6 +35,7 @@ public struct MultiRegionMiddleware<Context: MultiRegionRequestContext>: RouterM
         self.init(database: database, cookieKey: key, kind: kind)
     }
 
+    /// Reads Fly's facts, routes a write, then chooses the database for reads, in that order.
     @inlinable
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         try await facts.handle(request, context: context) { request, context in

@@ -28,6 +28,8 @@ public struct ReadRoutingMiddleware<Context: MultiRegionRequestContext>: RouterM
         self.routing = ReadRouting(database: database, readYourWrites: readYourWrites, kind: kind)
     }
 
+    /// Chooses the database the request reads from and gives it its session, runs it, and sets
+    /// the read-your-writes cookie after a write.
     @inlinable
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context

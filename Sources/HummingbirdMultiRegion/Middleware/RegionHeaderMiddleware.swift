@@ -18,6 +18,8 @@ public struct RegionHeaderMiddleware<Context: RequestContext>: RouterMiddleware 
 
     // Inlinable, like every generic middleware here: specialised for the app's own context, a
     // request pays no generic dispatch or metadata-driven copies of the context.
+
+    /// Runs the request and adds the region header to its response.
     @inlinable
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)

@@ -23,6 +23,8 @@ public struct WriteRoutingMiddleware<Context: MultiRegionRequestContext>: Router
         self.kind = kind
     }
 
+    /// Refuses a body Fly could not replay; answers a write that must run in the primary region
+    /// with a replay (or the failure of one); runs every other request.
     @inlinable
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if let replay = try await database.routeWrite(request, kind: kind, state: context.multiRegion) { return replay }

@@ -1,6 +1,6 @@
 import Synchronization
 
-/// Runs `operation` in a task of its own (started at once on the caller's thread) and returns its result, or throws `timeoutError()`
+/// Runs `operation` in a task of its own and returns its result, or throws `timeoutError()`
 /// once `timeout` has passed, whether or not the operation reacts to cancellation.
 ///
 /// A task group cannot give this guarantee: it returns only after every child has finished,

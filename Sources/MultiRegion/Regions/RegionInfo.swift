@@ -15,6 +15,9 @@ public struct RegionInfo: Sendable, Equatable {
     /// The image this machine runs (`FLY_IMAGE_REF`, like
     /// `registry.fly.io/my-app:deployment-01J…`), when running on Fly.
     public let imageRef: String?
+    /// The image's tag or digest (`deployment-01J…`, or `sha256:` and the first 12 hex
+    /// digits), without the registry and the repository: what tells two deploys apart.
+    public let imageTag: String?
 
     /// Creates the facts of one instance.
     ///
@@ -39,12 +42,11 @@ public struct RegionInfo: Sendable, Equatable {
         self.appName = appName
         self.machineVersion = machineVersion
         self.imageRef = imageRef
+        self.imageTag = imageRef.map(Self.tag(of:))
     }
 
-    /// The image's tag or digest (`deployment-01J…`, or `sha256:` and the first 12 hex
-    /// digits), without the registry and the repository: what tells two deploys apart.
-    public var imageTag: String? {
-        guard let imageRef else { return nil }
+    /// The tag or short digest of an image reference (worked out once: badges show it).
+    private static func tag(of imageRef: String) -> String {
         if let at = imageRef.lastIndex(of: "@") {
             let digest = imageRef[imageRef.index(after: at)...]
             return String(digest.prefix("sha256:".count + 12))
