@@ -22,6 +22,8 @@ struct AppDependencies: Sendable {
     /// The Prometheus metrics, served on `METRICS_PORT`.
     let metrics: AppMetrics
     let renderer: PageRenderer
+    /// The users changes this region's database replays, for the live pages.
+    let feed: ChangeFeed<UserChangeLog>
 
     /// The replica tracker; `nil` when reads go to the primary.
     var tracker: ReplicaTracker? { database.tracker }
@@ -49,6 +51,10 @@ struct AppDependencies: Sendable {
         )
         self.database = database
         self.renderer = PageRenderer(database: database)
+        var feedConfiguration = ChangeFeed<UserChangeLog>.Configuration()
+        feedConfiguration.maximumSubscribers = configuration.liveStreamLimit
+        feedConfiguration.heartbeatInterval = configuration.liveHeartbeat
+        self.feed = ChangeFeed(name: "users", log: UserChangeLog(), database: database, configuration: feedConfiguration)
     }
 
     /// The router with every route and middleware, in the order a request passes them.
@@ -67,6 +73,9 @@ struct AppDependencies: Sendable {
         router.add(middleware: FileMiddleware(configuration.publicDirectory, urlBasePath: "/assets", logger: logger))
 
         HealthRoutes(database: database).addRoutes(to: router)
+        // The live pages' streams: GETs that stay in this region (never replayed), so they
+        // skip the pages' write routing and read-your-writes.
+        LiveController(feed: feed, regions: configuration.regions).addRoutes(to: router)
         // Browsers that do not read the page's icon link ask here.
         router.get("/favicon.ico") { _, _ in Response.redirect(to: "/assets/favicon.svg", type: .permanent) }
 
@@ -77,14 +86,16 @@ struct AppDependencies: Sendable {
             .add(middleware: CrossSiteWriteMiddleware())
             .add(middleware: WriteRoutingMiddleware(database: database))
             .add(middleware: ReadRoutingMiddleware(database: database, readYourWrites: ReadYourWrites(key: configuration.cookieKey)))
-        UsersController(accounts: PostgresAccounts(logger: logger), renderer: renderer, flash: Flash(signer: signer)).addRoutes(to: pages)
+        UsersController(accounts: PostgresAccounts(logger: logger), renderer: renderer, flash: Flash(signer: signer), feed: feed)
+            .addRoutes(to: pages)
         addPages(pages)
         return router
     }
 
     /// The databases and the metrics server, as services of the application.
     var services: [any Service] {
-        var services: [any Service] = [database]
+        // Graceful shutdown goes last to first: the feed stops before the databases close.
+        var services: [any Service] = [database, feed]
         if let port = configuration.metricsPort {
             services.append(
                 MetricsServer.application(metrics: metrics, host: configuration.host, port: port, eventLoopGroup: eventLoopGroup, logger: logger)

@@ -34,6 +34,12 @@ struct AppConfiguration: Sendable {
     var metricsPort: Int?
     /// The folder with the stylesheet and other static files.
     var publicDirectory: String
+    /// The most live-page streams one instance holds open (`LIVE_STREAMS_MAX`, default 1000);
+    /// past it a stream is answered 503 with `Retry-After`.
+    var liveStreamLimit: Int
+    /// How often a quiet live stream sends a heartbeat (`LIVE_HEARTBEAT`, seconds, default 15;
+    /// Fly's proxy closes a connection idle for 60 s).
+    var liveHeartbeat: Duration
 
     static let defaultPort = 8080
     static let defaultMetricsPort = 9091
@@ -59,6 +65,7 @@ struct AppConfiguration: Sendable {
     /// - `SECRET_KEY_BASE`: at least 32 characters; optional.
     /// - `HOST` (default `::`), `PORT` (default 8080), `LOG_LEVEL` (default `info`), `PUBLIC_DIR`.
     /// - `LOG_FORMAT` (`text` or `json`), `METRICS_PORT` (default 9091, or `off`).
+    /// - `LIVE_STREAMS_MAX` (default 1000), `LIVE_HEARTBEAT` (seconds, default 15, 1 to 50).
     init(reader: ConfigReader) throws(ConfigurationError) {
         self.multiRegion = try MultiRegionConfiguration(reader: reader)
         self.requestTimeout = try reader.seconds(forKey: "request.timeout", name: "REQUEST_TIMEOUT", default: .seconds(5))
@@ -121,6 +128,18 @@ struct AppConfiguration: Sendable {
                 throw .invalid("METRICS_PORT", reason: "must be a port from 1 to 65535 other than PORT, or off")
             }
             self.metricsPort = port
+        }
+        if let text = reader.nonEmptyString(forKey: "live.streams.max") {
+            guard let limit = Int(text), (0...100_000).contains(limit) else {
+                throw .invalid("LIVE_STREAMS_MAX", reason: "must be a number from 0 to 100000")
+            }
+            self.liveStreamLimit = limit
+        } else {
+            self.liveStreamLimit = 1000
+        }
+        self.liveHeartbeat = try reader.seconds(forKey: "live.heartbeat", name: "LIVE_HEARTBEAT", default: .seconds(15))
+        guard liveHeartbeat >= .seconds(1), liveHeartbeat <= .seconds(50) else {
+            throw .invalid("LIVE_HEARTBEAT", reason: "must be from 1 to 50 seconds (Fly's proxy closes a connection idle for 60 s)")
         }
     }
 

@@ -10,6 +10,7 @@ enum Layout {
           <title>\(title) · Users</title>
           <link rel="icon" href="/assets/favicon.svg" type="image/svg+xml">
           <link rel="stylesheet" href="/assets/app.css">
+          <script src="/assets/live.js" defer></script>
         </head>
         <body>
           <header class="site-header">

@@ -58,6 +58,7 @@ struct RegionBadge: Sendable, Equatable {
               \(replayedFrom.map { "<div class=\"badge-row\"><span class=\"badge-label\">Replayed</span><span>from \($0)</span></div>" as HTML })
               \(regions.machineID.map { "<div class=\"badge-row\"><span class=\"badge-label\">Machine</span><code>\($0)</code></div>" as HTML })
               \(deployment.map { "<div class=\"badge-row\"><span class=\"badge-label\">Deploy</span><code>\($0)</code></div>" as HTML })
+              <div class="badge-row badge-live" data-live-status hidden><span class="badge-label">Live</span><span data-live-text></span></div>
               \(picker.map(pickerHTML))
             </aside>
             """

@@ -6,20 +6,10 @@ import Foundation
 
 /// The users pages: list, show, new, edit, and the form the last two share.
 enum UserViews {
-    static func index(_ page: UserPage) -> HTML {
-        let rows = page.users.map { user -> HTML in
-            """
-            <tr>
-              <td class="numeric">\(user.id)</td>
-              <td><a href="/users/\(user.id)">\(user.name)</a></td>
-              <td class="numeric">\(user.age)</td>
-              <td class="actions">
-                <a href="/users/\(user.id)/edit">Edit</a>
-                \(deleteButton(user, style: "link-button"))
-              </td>
-            </tr>
-            """
-        }
+    /// The list; with `live`, the first page, which `Public/live.js` keeps up to date (rows
+    /// carry their user's id and fields, and a template row shows it how to add one).
+    static func index(_ page: UserPage, live: LivePage? = nil) -> HTML {
+        let rows = page.users.map { row($0) }
         let table: HTML = page.users.isEmpty
             ? "<p class=\"empty\">No users yet. Create the first one.</p>"
             : """
@@ -28,6 +18,12 @@ enum UserViews {
               <tbody>\(rows)</tbody>
             </table>
             """
+        let liveParts: HTML = live.map { live in
+            """
+            <p class="live-note" data-live-note hidden aria-live="polite"></p>
+            <template data-live-row>\(row(nil))</template>
+            """
+        } ?? ""
         let newer: HTML = page.newerThanCursor.map { "<a rel=\"prev\" href=\"/users?before=\($0)\">← Newer</a>" as HTML } ?? ""
         let older: HTML = page.olderThanCursor.map { "<a rel=\"next\" href=\"/users?after=\($0)\">Older →</a>" as HTML } ?? ""
         return """
@@ -35,27 +31,35 @@ enum UserViews {
               <h1>Users</h1>
               <a class="button" href="/users/new">New user</a>
             </div>
-            \(table)
+            <section class="user-list"\(live.map { " data-live-list data-page-size=\"\(PostgresAccounts.pageSize)\" \($0.attributes)" as HTML })>
+              \(liveParts)
+              \(table)
+            </section>
             <nav class="pagination" aria-label="Pages">\(newer)\(older)</nav>
             """
     }
 
-    static func show(_ user: User) -> HTML {
+    /// One user; with `live`, kept up to date by `Public/live.js` (the fields carry
+    /// `data-field`).
+    static func show(_ user: User, live: LivePage? = nil) -> HTML {
         """
-        <div class="page-heading">
-          <h1>\(user.name)</h1>
-          <a class="button" href="/users/\(user.id)/edit">Edit user</a>
-        </div>
-        <dl class="details">
-          <dt>Name</dt><dd>\(user.name)</dd>
-          <dt>Age</dt><dd>\(user.age)</dd>
-          <dt>Created</dt><dd><time datetime="\(timestamp(user.insertedAt))">\(readable(user.insertedAt))</time></dd>
-          <dt>Updated</dt><dd><time datetime="\(timestamp(user.updatedAt))">\(readable(user.updatedAt))</time></dd>
-        </dl>
-        <div class="page-actions">
-          <a href="/users">← Back to users</a>
-          \(deleteButton(user, style: "button button-danger"))
-        </div>
+        <article class="user-details" data-user-id="\(user.id)"\(live.map { " data-live-user \($0.attributes)" as HTML })>
+          <div class="page-heading">
+            <h1 data-field="name">\(user.name)</h1>
+            <a class="button" href="/users/\(user.id)/edit">Edit user</a>
+          </div>
+          \(live.map { _ in "<p class=\"live-note\" data-live-note hidden aria-live=\"polite\"></p>" as HTML })
+          <dl class="details">
+            <dt>Name</dt><dd data-field="name">\(user.name)</dd>
+            <dt>Age</dt><dd data-field="age">\(user.age)</dd>
+            <dt>Created</dt><dd><time datetime="\(timestamp(user.insertedAt))">\(readable(user.insertedAt))</time></dd>
+            <dt>Updated</dt><dd><time data-field="updatedAt" datetime="\(timestamp(user.updatedAt))">\(readable(user.updatedAt))</time></dd>
+          </dl>
+          <div class="page-actions">
+            <a href="/users">← Back to users</a>
+            \(deleteButton(user, style: "button button-danger"))
+          </div>
+        </article>
         """
     }
 
@@ -147,10 +151,32 @@ enum UserViews {
             """
     }
 
+    /// A row of the list; `nil` gives the template row the live script fills in (its links
+    /// and fields are empty, `{id}` marks where the id goes).
+    private static func row(_ user: User?) -> HTML {
+        let id: HTML = user.map { "\($0.id)" } ?? "{id}"
+        return """
+            <tr data-user-id="\(user.map { "\($0.id)" } ?? "")">
+              <td class="numeric" data-field="id">\(user.map { "\($0.id)" } ?? "")</td>
+              <td><a href="/users/\(id)" data-href="/users/{id}" data-field="name">\(user?.name ?? "")</a></td>
+              <td class="numeric" data-field="age">\(user.map { "\($0.age)" } ?? "")</td>
+              <td class="actions">
+                <a href="/users/\(id)/edit" data-href="/users/{id}/edit">Edit</a>
+                \(deleteButton(id: id, lockVersion: user.map { "\($0.lockVersion)" } ?? "", style: "link-button"))
+              </td>
+            </tr>
+            """
+    }
+
     private static func deleteButton(_ user: User, style: String, label: String = "Delete") -> HTML {
+        deleteButton(id: "\(user.id)", lockVersion: "\(user.lockVersion)", style: style, label: label)
+    }
+
+    /// The delete form, naming the version it deletes; the live script updates both.
+    private static func deleteButton(id: HTML, lockVersion: HTML, style: String, label: String = "Delete") -> HTML {
         """
-        <form class="inline-form" method="post" action="/users/\(user.id)/delete">
-          <input type="hidden" name="lock_version" value="\(user.lockVersion)">
+        <form class="inline-form" method="post" action="/users/\(id)/delete" data-action="/users/{id}/delete">
+          <input type="hidden" name="lock_version" value="\(lockVersion)" data-field="lockVersion">
           <button class="\(style)" type="submit">\(label)</button>
         </form>
         """

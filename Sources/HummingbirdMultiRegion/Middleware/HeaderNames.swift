@@ -11,4 +11,6 @@ enum HeaderNames {
     static let localEdgeRegions = HTTPField.Name("local-edge-regions")!
     static let fetchSite = HTTPField.Name("sec-fetch-site")!
     static let forwardedHost = HTTPField.Name("x-forwarded-host")!
+    static let lastEventID = HTTPField.Name("last-event-id")!
+    static let accelBuffering = HTTPField.Name("x-accel-buffering")!
 }

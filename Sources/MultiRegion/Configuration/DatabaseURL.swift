@@ -207,7 +207,10 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
 
 extension DatabaseURL {
     /// The pool configuration the server uses for this URL (see `DatabasePool`).
-    func poolConfiguration(maximumConnections: Int, connectTimeout: Duration) throws -> DatabasePool.Configuration {
+    ///
+    /// `applicationName` names the connections on the server (`pg_stat_activity`, and the
+    /// `region` a change-log trigger records, as the users app's does).
+    func poolConfiguration(maximumConnections: Int, connectTimeout: Duration, applicationName: String? = nil) throws -> DatabasePool.Configuration {
         let tls: PostgresConnection.Configuration.TLS =
             switch sslMode {
             case .disable: .disable
@@ -218,6 +221,9 @@ extension DatabaseURL {
             host: host, port: port, username: username, password: password, database: database, tls: tls
         )
         connection.options.connectTimeout = .nanoseconds(connectTimeout.nanoseconds)
+        if let applicationName {
+            connection.options.additionalStartupParameters = [("application_name", applicationName)]
+        }
         return DatabasePool.Configuration(
             connection: connection,
             maximumConnections: maximumConnections,

@@ -66,7 +66,10 @@ public final class MultiRegionDatabase: Service, Sendable {
         /// tracker's own connection is not part of the budget that gauge shows).
         func pool(_ url: DatabaseURL, role: DatabaseRole, maximum: Int, counted: Bool = true) throws -> DatabasePool {
             DatabasePool(
-                configuration: try url.poolConfiguration(maximumConnections: maximum, connectTimeout: configuration.connectTimeout),
+                configuration: try url.poolConfiguration(
+                    maximumConnections: maximum, connectTimeout: configuration.connectTimeout,
+                    applicationName: configuration.regions.region
+                ),
                 eventLoopGroup: eventLoopGroup,
                 timers: timers,
                 logger: logger,

@@ -29,6 +29,8 @@ public final class ReplicaTracker: Service, Sendable {
         let deadline: ContinuousClock.Instant
         let started: ContinuousClock.Instant
         let continuation: CheckedContinuation<WaitOutcome, Never>
+        /// How often the replica is polled while this waiter waits (`nil`: no sooner than idle).
+        let pollInterval: Duration?
         /// Releases the waiter at its deadline whatever the poller does.
         var timer: DeadlineTimers.Timer?
     }
@@ -39,6 +41,8 @@ public final class ReplicaTracker: Service, Sendable {
         var primaryLSN: LSN?
         var waiters: [Int: Waiter] = [:]
         var nextWaiterID = 0
+        /// The pause the poller is sleeping now; a waiter that needs a shorter one wakes it.
+        var pollPause: Duration = .zero
     }
 
     private let replica: DatabasePool
@@ -105,6 +109,21 @@ public final class ReplicaTracker: Service, Sendable {
 
     /// Waits until the replica has replayed `lsn`, at most `timeout`.
     public func waitUntilReplayed(_ lsn: LSN, timeout: Duration) async -> WaitOutcome {
+        await waitUntilReplayed(lsn, timeout: timeout, pollingEvery: busyInterval, pollNow: true)
+    }
+
+    /// Waits until the replica's replay position moves past `lsn` (or has one at all, for
+    /// `nil`), at most `timeout`, polling every `interval` meanwhile (`nil`: at the idle pace);
+    /// returns the position then, or `nil` if it did not move in time. For a watcher of the
+    /// replica (a change feed), which need not hurry the poller the way a waiting request does.
+    package func waitForReplay(after lsn: LSN?, timeout: Duration, pollingEvery interval: Duration?) async -> LSN? {
+        let target = lsn.map { LSN($0.value + 1) } ?? LSN(0)
+        _ = await waitUntilReplayed(target, timeout: timeout, pollingEvery: interval, pollNow: false)
+        guard let status, status.isReachable, let replayed = status.replayLSN, replayed >= target else { return nil }
+        return replayed
+    }
+
+    private func waitUntilReplayed(_ lsn: LSN, timeout: Duration, pollingEvery interval: Duration?, pollNow: Bool) async -> WaitOutcome {
         if state.withLock({ $0.status?.hasReplayed(lsn) ?? false }) { return .alreadyReplayed }
         let clock = ContinuousClock()
         let started = clock.now
@@ -114,11 +133,13 @@ public final class ReplicaTracker: Service, Sendable {
         }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let waiter = Waiter(lsn: lsn, deadline: started + timeout, started: started, continuation: continuation)
-                let alreadyCancelled = state.withLock { state in
-                    if Task.isCancelled { return true }
+                let waiter = Waiter(
+                    lsn: lsn, deadline: started + timeout, started: started, continuation: continuation, pollInterval: interval
+                )
+                let (alreadyCancelled, wakeNow) = state.withLock { state in
+                    if Task.isCancelled { return (true, false) }
                     state.waiters[id] = waiter
-                    return false
+                    return (false, pollNow || interval.map { $0 < state.pollPause } ?? false)
                 }
                 if alreadyCancelled {
                     continuation.resume(returning: .timedOut(after: clock.now - started))
@@ -132,8 +153,9 @@ public final class ReplicaTracker: Service, Sendable {
                     return state.waiters[id] != nil
                 }
                 if !stillWaiting { timers.cancel(timer) }
-                // Poll now rather than at the next idle tick: the replica is usually already there.
-                wake.yield()
+                // Poll now rather than at the next idle tick: the replica is usually already
+                // there (and a watcher in a hurry must not wait out an idle pause).
+                if wakeNow { wake.yield() }
             }
         } onCancel: {
             resume(waiterWithID: id)
@@ -149,7 +171,10 @@ public final class ReplicaTracker: Service, Sendable {
                     var wakeUps = self.wakeUps.makeAsyncIterator()
                     while !Task.isCancelled {
                         await self.poll()
-                        let interval = self.state.withLock { $0.waiters.isEmpty } ? self.idleInterval : self.busyInterval
+                        let interval = self.state.withLock { state in
+                            state.pollPause = state.waiters.values.lazy.compactMap(\.pollInterval).min().map { min($0, self.idleInterval) } ?? self.idleInterval
+                            return state.pollPause
+                        }
                         guard await self.sleep(for: interval, orUntilWoken: &wakeUps) else { break }
                     }
                 }

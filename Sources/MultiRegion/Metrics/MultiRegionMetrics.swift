@@ -12,6 +12,10 @@ import Synchronization
 /// - `replica_reachable`, `replica_lag_bytes`, `replica_lag_seconds`;
 /// - `read_your_writes_wait_seconds{outcome}`;
 /// - `reads_fallback_to_primary_total{reason}`, `fly_replays_sent_total{reason}`.
+/// - a ``ChangeFeed``'s: `change_feed_advances_total{feed}` (moves of the position it follows),
+///   `change_feed_reads_total{feed,outcome}` (reads of its change log: one per advance, whatever
+///   the number of subscribers), `change_feed_changes_total{feed}`, `change_feed_subscribers{feed}`
+///   and `change_feed_refused_total{feed}` (subscribers turned away at the limit).
 package final class MultiRegionMetrics: Sendable {
     package let region: String
     private let factory: any MetricsFactory
@@ -101,6 +105,27 @@ package final class MultiRegionMetrics: Sendable {
             default: self = .error
             }
         }
+    }
+
+    /// A change feed saw the position it follows move.
+    package func changeFeedAdvanced(_ feed: String) {
+        counter("change_feed_advances_total", [("feed", feed)]).increment()
+    }
+
+    /// A change feed read its change log (`ok` or `error`) and found `changes` new changes.
+    package func changeFeedRead(_ feed: String, ok: Bool, changes: Int) {
+        counter("change_feed_reads_total", [("feed", feed), ("outcome", ok ? "ok" : "error")]).increment()
+        if changes > 0 { counter("change_feed_changes_total", [("feed", feed)]).increment(by: changes) }
+    }
+
+    /// How many subscribers a change feed has now.
+    package func changeFeedSubscribers(_ feed: String, count: Int) {
+        gauge("change_feed_subscribers", [("feed", feed)]).record(count)
+    }
+
+    /// A change feed turned a subscriber away: it had as many as it may have.
+    package func changeFeedRefused(_ feed: String) {
+        counter("change_feed_refused_total", [("feed", feed)]).increment()
     }
 
     /// Why a read went to the primary.

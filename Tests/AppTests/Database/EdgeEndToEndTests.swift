@@ -71,7 +71,7 @@ extension DatabaseTests {
                 let shown = try await edge.send(.GET, location, region: "ams", jar: &jar)
                 #expect(shown.status == .ok)
                 #expect(shown.body.contains("Grace Hopper"))
-                #expect(shown.body.contains("<dd>41</dd>"))
+                #expect(shown.body.contains("data-field=\"age\">41</dd>"))
                 #expect(shown.body.contains("data-region=\"ams\""))
             }
         }

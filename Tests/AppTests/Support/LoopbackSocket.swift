@@ -49,13 +49,46 @@ final class LoopbackSocket {
         try send(Array(text.utf8))
     }
 
+    /// What `read(until:)` has received and not yet returned.
+    private var pending: [UInt8] = []
+
+    /// Reads until the text received so far contains `marker`, and returns it up to the end of
+    /// the marker (keeping the rest for the next read); throws when the peer closes first or
+    /// sends nothing within the timeout.
+    func read(until marker: String) throws -> String {
+        let needle = Array(marker.utf8)
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            if let end = Self.end(of: needle, in: pending) {
+                defer { pending.removeFirst(end) }
+                return String(decoding: pending[..<end], as: UTF8.self)
+            }
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard count > 0 else {
+                throw TestFailure("no \"\(marker)\" before the server \(count == 0 ? "closed" : "went quiet (errno \(errno))"); got:\n\(String(decoding: pending, as: UTF8.self))")
+            }
+            pending += buffer[..<count]
+        }
+    }
+
+    private static func end(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard !needle.isEmpty, haystack.count >= needle.count else { return nil }
+        for start in 0...(haystack.count - needle.count) where haystack[start..<(start + needle.count)].elementsEqual(needle) {
+            return start + needle.count
+        }
+        return nil
+    }
+
     /// Reads until the peer closes; throws when it neither sends nor closes within the timeout.
     func readToEnd() throws -> String {
-        var reply: [UInt8] = []
+        var reply = pending
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count == 0 { return String(decoding: reply, as: UTF8.self) }
+            if count == 0 {
+                pending = []
+                return String(decoding: reply, as: UTF8.self)
+            }
             guard count > 0 else { throw TestFailure("the server neither answered nor closed (errno \(errno)); got \(reply.count) bytes") }
             reply += buffer[..<count]
         }

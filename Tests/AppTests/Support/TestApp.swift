@@ -93,7 +93,7 @@ extension TestCluster {
     /// Applies the app's migrations and empties the users table, then waits until the replica
     /// has the same state.
     func resetUsers() async throws {
-        try await reset(migrationsDirectory: Self.migrationsDirectory, truncating: ["users"])
+        try await reset(migrationsDirectory: Self.migrationsDirectory, truncating: ["users", "user_changes"])
     }
 
     static var migrationsDirectory: String {

@@ -13,6 +13,9 @@ struct UsersController<Store: Accounts>: Sendable {
     let accounts: Store
     let renderer: PageRenderer
     let flash: Flash
+    /// The live pages' feed: a page takes its position before reading, and its stream
+    /// starts there.
+    let feed: ChangeFeed<UserChangeLog>
 
     func addRoutes(to router: RouterGroup<Context>) {
         router.get("/") { _, _ in Response.redirect(to: "/users", type: .found) }
@@ -41,16 +44,19 @@ struct UsersController<Store: Accounts>: Sendable {
         } else {
             pageRequest = .first
         }
+        // Only the first page changes live (new users appear at its top).
+        let live = pageRequest == .first ? LivePage(url: "/users/live", since: feed.position) : nil
         let page = try await accounts.listUsers(pageRequest, on: context.database)
-        return renderer.page(title: "Users", UserViews.index(page), context: context)
+        return renderer.page(title: "Users", UserViews.index(page, live: live), context: context)
     }
 
     @Sendable func show(_ request: Request, context: Context) async throws -> Response {
         let id = try userID(context)
+        let live = LivePage(url: "/users/\(id)/live", since: feed.position)
         guard let user = try await accounts.user(id: id, on: context.database) else {
             throw HTTPError(.notFound)
         }
-        var response = renderer.page(title: user.name, UserViews.show(user), context: context)
+        var response = renderer.page(title: user.name, UserViews.show(user, live: live), context: context)
         response.headers[.eTag] = EntityTag.value(for: user.lockVersion)
         return response
     }
