@@ -15,7 +15,9 @@ struct ServerSentEventTests {
 
     @Test("Data with line breaks becomes several data lines; an id or type cannot start a field of its own")
     func lineBreaks() {
-        #expect(ServerSentEvent(data: "one\ntwo\r\nthree").text == "data: one\ndata: two\ndata: three\n\n")
+        #expect(ServerSentEvent(data: "one\ntwo\r\nthree\rfour\n").text == "data: one\ndata: two\ndata: three\ndata: four\ndata: \n\n")
+        // Only the stream's own breaks split: U+2028 is data, and reaches the browser as it is.
+        #expect(ServerSentEvent(data: "a\u{2028}b").text == "data: a\u{2028}b\n\n")
         #expect(ServerSentEvent(id: "1\ndata: forged", event: "x\ny", data: "").text == "event: xy\nid: 1data: forged\ndata: \n\n")
     }
 

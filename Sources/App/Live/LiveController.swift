@@ -2,6 +2,7 @@ import Hummingbird
 import HummingbirdMultiRegion
 import MultiRegion
 import NIOCore
+import Synchronization
 
 /// The live pages' streams: `GET /users/live` (every change, for the first page of the list)
 /// and `GET /users/{id}/live` (one user's), as server-sent events.
@@ -16,6 +17,15 @@ struct LiveController: Sendable {
 
     let feed: ChangeFeed<UserChangeLog>
     let regions: RegionInfo
+    /// The list streams' event for the newest batch, made by the first stream to send it and
+    /// sent as it is by the others: every list stream gets the same batch, so a thousand
+    /// streams cost one encoding, not a thousand.
+    private let listEvent = NewestEvent()
+
+    init(feed: ChangeFeed<UserChangeLog>, regions: RegionInfo) {
+        self.feed = feed
+        self.regions = regions
+    }
 
     func addRoutes(to router: Router<Context>) {
         router.get("/users/live") { request, _ in stream(request, only: nil) }
@@ -44,13 +54,33 @@ struct LiveController: Sendable {
         let ready = ServerSentEvent(
             event: "ready", data: LiveEvent.json(LiveEvent.Ready(region: region, source: source, position: feed.position?.description))
         )
+        let listEvent = self.listEvent
         return Response.changeStream(subscription, opening: ready) { batch in
-            let changes = userID.map { id in batch.changes.filter { $0.userID == id } } ?? batch.changes
-            guard !changes.isEmpty else { return nil }
-            return ServerSentEvent(
-                id: batch.position.description, event: "changes",
-                data: LiveEvent.json(LiveEvent.Changes(region: region, source: source, changes: changes.map(LiveEvent.Change.init)))
-            )
+            func event(_ changes: [UserChange]) -> ServerSentEvent {
+                ServerSentEvent(
+                    id: batch.position.description, event: "changes",
+                    data: LiveEvent.json(LiveEvent.Changes(region: region, source: source, changes: changes.map(LiveEvent.Change.init)))
+                )
+            }
+            guard let userID else {
+                return listEvent.event(for: batch.position) { event(batch.changes) }
+            }
+            let changes = batch.changes.filter { $0.userID == userID }
+            return changes.isEmpty ? nil : event(changes)
         }
+    }
+}
+
+/// The event made for the newest batch, kept for the other streams that send the same batch.
+private final class NewestEvent: Sendable {
+    private let newest = Mutex<(position: LSN, event: ServerSentEvent)?>(nil)
+
+    func event(for position: LSN, make: () -> ServerSentEvent) -> ServerSentEvent {
+        if let kept = newest.withLock({ $0 }), kept.position == position { return kept.event }
+        let event = make()
+        newest.withLock { newest in
+            if newest.map({ $0.position < position }) ?? true { newest = (position, event) }
+        }
+        return event
     }
 }

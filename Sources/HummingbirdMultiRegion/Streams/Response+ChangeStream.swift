@@ -4,13 +4,13 @@ import NIOCore
 import ServiceLifecycle
 
 extension Response {
-    /// A `text/event-stream` response that sends a ``ChangeSubscription``'s batches as they
+    /// A `text/event-stream` response that sends a `ChangeSubscription`'s batches as they
     /// come, until the client leaves, the subscription ends, or the server shuts down
     /// gracefully (which ends the stream at once, so a drain never waits for it).
     ///
     /// Heartbeats go out as comments (`: heartbeat`), which keep proxies' idle timers from
     /// closing a quiet stream and let a write find a client that left; a
-    /// ``ChangeFeedEvent/reload`` goes out as an event named `reload` with empty data, and ends
+    /// `ChangeFeedEvent.reload` goes out as an event named `reload` with empty data, and ends
     /// the stream.
     ///
     /// ```swift
