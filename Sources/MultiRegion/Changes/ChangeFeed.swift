@@ -115,9 +115,12 @@ public final class ChangeFeed<Log: ChangeLog>: Service, Sendable {
             var caughtUp = true
             if let position {
                 if let coveredAfter = state.coveredAfter, position >= coveredAfter {
-                    // Under the lock, so no batch published meanwhile is missed or sent twice.
-                    for batch in state.history where batch.position > position && caughtUp {
-                        caughtUp = subscription.send(.changes(batch))
+                    // What it missed, as one batch at the newest missed position (however many
+                    // batches that was, it must fit the subscriber's buffer); under the lock, so
+                    // no batch published meanwhile is missed or sent twice.
+                    let missed = state.history.filter { $0.position > position }
+                    if let newest = missed.last {
+                        caughtUp = subscription.send(.changes(ChangeBatch(position: newest.position, changes: missed.flatMap(\.changes))))
                     }
                 } else {
                     caughtUp = false
@@ -128,6 +131,10 @@ public final class ChangeFeed<Log: ChangeLog>: Service, Sendable {
         }
         let (id, count, caughtUp) = try result.get()
         guard caughtUp else {
+            database.logger.info(
+                "Change feed subscriber must reload: it asks from before what the feed holds",
+                metadata: ["feed": "\(name)", "after": "\(position.map(\.description) ?? "none")"]
+            )
             subscription.reload()
             return subscription
         }
@@ -247,6 +254,12 @@ public final class ChangeFeed<Log: ChangeLog>: Service, Sendable {
         }
         // Too far behind to buffer more: they start over (outside the lock: ending one
         // unsubscribes it).
+        if !behind.isEmpty {
+            database.logger.info(
+                "Change feed subscribers fell behind and must reload",
+                metadata: ["feed": "\(name)", "count": "\(behind.count)", "buffer": "\(configuration.bufferedBatches)"]
+            )
+        }
         for subscriber in behind { subscriber.reload() }
     }
 

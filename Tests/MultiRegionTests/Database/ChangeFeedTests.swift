@@ -144,9 +144,10 @@ extension DatabaseTests {
             }
         }
 
-        @Test("A subscriber that comes back with the position it last saw gets what it missed, once")
+        @Test("A subscriber that comes back with the position it last saw gets what it missed, once, in one batch however many it spans")
         func resumesFromPosition() async throws {
-            try await withFeed { feed in
+            // A buffer of one batch: what it missed spans more, and must still fit.
+            try await withFeed({ $0.bufferedBatches = 1 }) { feed in
                 let first = Collected(try feed.subscribe(after: nil))
                 try await insert("a")
                 #expect(await first.wait { first.bodies == ["a"] })
@@ -154,13 +155,18 @@ extension DatabaseTests {
 
                 // Gone; meanwhile two more changes; a subscriber that stayed sees them arrive.
                 let watcher = Collected(try feed.subscribe(after: nil))
-                try await insert("b", "c")
+                try await insert("b")
+                #expect(await watcher.wait { watcher.bodies == ["b"] })
+                try await insert("c")
                 #expect(await watcher.wait { watcher.bodies == ["b", "c"] })
+                #expect(watcher.batches.count == 2)
 
                 let resumed = Collected(try feed.subscribe(after: seen))
                 #expect(await resumed.wait { resumed.bodies == ["b", "c"] })
                 try await Task.sleep(for: .milliseconds(200))
                 #expect(resumed.bodies == ["b", "c"])
+                #expect(resumed.batches.count == 1)
+                #expect(resumed.batches.first?.position == watcher.batches.last?.position)
                 #expect(!resumed.reloaded)
             }
         }
