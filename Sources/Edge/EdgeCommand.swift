@@ -57,9 +57,7 @@ struct EdgeCommand: AsyncParsableCommand {
             logger.info("\(region) starts stopped: its first request waits \(stoppedMachines.bootTime(of: region) ?? .zero) for the boot, \(idle)")
         }
 
-        var clientConfiguration = HTTPClient.Configuration(redirectConfiguration: .disallow)
-        clientConfiguration.decompression = .disabled
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: EdgeResponder.clientConfiguration)
         var app = Application(
             responder: EdgeResponder(regions: regionMap, distances: distances, coldStarts: stoppedMachines, client: client, logger: logger),
             server: .http1WithEarlyAnswers(),

@@ -41,6 +41,18 @@ public struct EdgeResponder: HTTPResponder {
     let logger: Logger
     let machines: SimulatedMachines
 
+    /// The configuration of the client an edge forwards with: redirects and compressed bodies
+    /// passed back as they are, and connections to an instance without a limit of the edge's
+    /// own. Every open event stream holds one for as long as it is open, and with
+    /// AsyncHTTPClient's default of 8 per host, the ninth request to a region with eight live
+    /// pages open would wait (Fly's proxy has no such limit).
+    public static var clientConfiguration: HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
+        configuration.decompression = .disabled
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 100_000)
+        return configuration
+    }
+
     /// An edge in front of `regions`, adding `distances` between them, sending with `client`.
     ///
     /// - Parameters:

@@ -36,7 +36,7 @@ public func withLocalEdge(
         instances.append(.init(name: region, instanceURL: "http://127.0.0.1:\(port)"))
     }
     let edgePort = try freePort()
-    let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
+    let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: EdgeResponder.clientConfiguration)
     var logger = Logger(label: "edge-test")
     logger.logLevel = .warning
     services.append(

@@ -37,6 +37,28 @@ struct StreamingTests {
             }
         }
     }
+
+    @Test("Twenty open streams to one region do not hold up the next request there (no pool limit of the edge's own)")
+    func openStreamsDoNotBlock() async throws {
+        let gate = Gate()
+        try await withLocalEdge(regions: ["nrt", "ord"], makeInstance: { region, port in
+            StreamingInstance.application(region: region, port: port, gate: gate)
+        }) { edge in
+            var open: [HTTPClientResponse] = []
+            for _ in 0..<20 {
+                var request = HTTPClientRequest(url: "\(edge.base)/stream")
+                request.headers.add(name: "fly-force-region", value: "ord")
+                open.append(try await edge.http.execute(request, timeout: .seconds(5)))
+            }
+            var jar: [String: String] = [:]
+            let started = ContinuousClock.now
+            let reply = try await edge.send(.GET, "/readyz", region: "ord", jar: &jar, forcingRegion: true)
+            #expect(reply.status == .ok)
+            #expect(ContinuousClock.now - started < .seconds(2), "waited \(ContinuousClock.now - started) behind the open streams")
+            gate.open()
+            for response in open { for try await _ in response.body {} }
+        }
+    }
 }
 
 /// Lets a streaming response go on once the test has seen its first part.
