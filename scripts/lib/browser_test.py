@@ -6,11 +6,14 @@ the edge, in each region: creates a user, edits it, edits it again while someone
 first (the 409 page, then "save my changes over theirs"), and deletes it, checking the flash
 messages and the badge on every page, and that the console shows no error and no
 Content-Security-Policy violation. It switches regions with the badge's links and saves
-screenshots. Then it runs scripts/check-fly against the edge: it must pass, fail naming the
-cause while ord's replica is stopped, and pass again; wait out a cold start in ord (an edge
-started with --cold-start) and report its time; fail naming a region with no machine; and fail
-naming the region that answered when an edge misroutes. Prints one line per check and
-"N passed, M failed"; exits 1 on any failure.
+screenshots. Then the live pages: an ord window keeps the users list, then a user's page, open
+while an nrt window creates, edits and deletes users; each change must show in the ord page
+within 2 s without a reload (the check says how long it took, and the delay the page gave),
+through the edge and through one started with --rtt 80ms. Then it runs scripts/check-fly
+against the edge: it must pass, fail naming the cause while ord's replica is stopped, and pass
+again; wait out a cold start in ord (an edge started with --cold-start) and report its time;
+fail naming a region with no machine; and fail naming the region that answered when an edge
+misroutes. Prints one line per check and "N passed, M failed"; exits 1 on any failure.
 """
 
 import os
@@ -174,11 +177,20 @@ def open_browser():
 
 def follow(driver, element):
     """Clicks a link or submit button and waits for the next page to load."""
+    click_away(driver, element)()
+
+
+def click_away(driver, element):
+    """Clicks a link or submit button; returns a function that waits for the next page to load
+    (so another window can be watched meanwhile)."""
     page = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(driver, PAGE_TIMEOUT).until(lambda _: has_gone(page))
-    WebDriverWait(driver, PAGE_TIMEOUT, ignored_exceptions=[StaleElementReferenceException]).until(
-        lambda d: d.execute_script("return document.readyState") == "complete")
+
+    def arrived():
+        WebDriverWait(driver, PAGE_TIMEOUT).until(lambda _: has_gone(page))
+        WebDriverWait(driver, PAGE_TIMEOUT, ignored_exceptions=[StaleElementReferenceException]).until(
+            lambda d: d.execute_script("return document.readyState") == "complete")
+    return arrived
 
 
 def has_gone(element):
@@ -253,16 +265,7 @@ class Visit:
         if heading is None:
             del expected["heading"]
         wrong = [f"{key} is {found[key]!r}, not {value!r}" for key, value in expected.items() if found[key] != value]
-        status_message = (f"{self.driver.current_url} - Failed to load resource: "
-                          f"the server responded with a status of {status}")
-        status_seen = False
-        for entry in self.driver.get_log("browser"):
-            message = entry.get("message", "")
-            if status != 200 and message.startswith(status_message):
-                status_seen = True
-            elif entry.get("level") == "SEVERE" or any(word in message for word in CSP_WORDS):
-                self.console.append((label, message))
-        if status != 200 and not status_seen:
+        if not self.read_console(label, status) and status != 200:
             wrong.append(f"no {status} status in the console")
         said = ([f"heading {heading!r}"] if heading else []) + [f"flash {flash!r}" if flash else "no flash"]
         said.append(f"badge: in {region}, reads {expected['db']}"
@@ -272,6 +275,25 @@ class Visit:
         self.checks.check(not wrong, f"{self.region} {label}: {', '.join(said)}", "; ".join(wrong))
         if screenshot:
             self.driver.save_screenshot(os.path.join(self.screenshot_dir, f"{self.region}-{screenshot}.png"))
+
+    def read_console(self, label, status=200):
+        """Keeps the console errors and CSP reports logged since the last read, under `label`;
+        whether the current page's HTTP `status` (when not 200) was among the messages."""
+        status_message = (f"{self.driver.current_url} - Failed to load resource: "
+                          f"the server responded with a status of {status}")
+        status_seen = False
+        for entry in self.driver.get_log("browser"):
+            message = entry.get("message", "")
+            if status != 200 and message.startswith(status_message):
+                status_seen = True
+            elif entry.get("level") == "SEVERE" or any(word in message for word in CSP_WORDS):
+                self.console.append((label, message))
+        return status_seen
+
+    def check_console(self, what=None):
+        """One check: no console error and no CSP report on any page this visit saw."""
+        self.checks.check(not self.console, what or f"{self.region}: no console errors or CSP violations on any page",
+                          "; ".join(f"[{page}] {message}" for page, message in self.console))
 
     def phone_layout(self):
         """The current page at phone width: no sideways scrolling; saves a screenshot."""
@@ -339,8 +361,7 @@ class Visit:
         self.page("list after delete", heading="Users", flash="User deleted.")
         checks.check(not driver.find_elements(By.LINK_TEXT, mine), f"{region} list: the user is gone")
 
-        checks.check(not self.console, f"{region}: no console errors or CSP violations on any page",
-                     "; ".join(f"[{page}] {message}" for page, message in self.console))
+        self.check_console()
 
 
 def switch_region(driver, checks, region):
@@ -384,6 +405,270 @@ def browse(driver, checks, edge, screenshot_dir):
             driver.get(edge + "/users")
     switch_region(driver, checks, PRIMARY)
     check_console_check(driver, checks)
+
+
+LIVE_TIMEOUT = 2  # seconds for a change made in nrt to show in ord's open page
+LIVE_WAIT = 10  # seconds a live check keeps looking, to say how late a late change was
+LIVE_POLL = 0.05  # seconds between looks at the watched page
+LIVE_RTT = "80ms"  # the second edge's simulated round trip between regions
+
+# Marks the page (a reload loses the mark) and notes the time of every change live.js makes to
+# the page's live part, by the machine's clock (Date.now() is time.time()): when a change showed,
+# not when the test next looked (chromedriver's click waits for the next page, up to 0.3 s).
+LIVE_MARK = """
+window.__liveMarker = 1;
+new MutationObserver(() => { window.__liveChangedAt = Date.now(); }).observe(
+  document.querySelector("[data-live-list], [data-live-user]"),
+  {subtree: true, childList: true, attributes: true, characterData: true});
+"""
+
+# What a live page shows now, read in the page: the badge's live row, the note, the list's rows
+# (top first) or the user page, whether the page still has the mark the test set on it, and
+# when its live part last changed.
+LIVE_SNAPSHOT = """
+const shown = (element) => element && !element.hidden ? element : null;
+const badge = shown(document.querySelector("[data-live-status]"));
+const note = shown(document.querySelector("[data-live-note]"));
+const field = (element, name) => element.querySelector(`[data-field=${name}]`);
+const user = document.querySelector("[data-live-user]");
+return {
+  marked: window.__liveMarker === 1,
+  changedAt: window.__liveChangedAt || null,
+  live: badge && {state: badge.dataset.state, text: badge.querySelector("[data-live-text]").textContent},
+  note: note && {text: note.textContent, kind: note.dataset.kind, delayMs: note.dataset.delayMs, userId: note.dataset.userId},
+  rows: [...document.querySelectorAll("table.users tbody tr[data-user-id]")].map((row) => ({
+    id: row.dataset.userId, name: field(row, "name").textContent, age: field(row, "age").textContent,
+    href: field(row, "name").getAttribute("href"), lockVersion: field(row, "lockVersion").value,
+    removed: row.classList.contains("live-removed")})),
+  user: user && {id: user.dataset.userId, title: document.title, removed: user.classList.contains("live-removed"),
+    names: [...user.querySelectorAll("[data-field=name]")].map((element) => element.textContent),
+    age: field(user, "age").textContent},
+};
+"""
+
+
+class LivePages:
+    """The live pages through one edge: an ord window keeps the list (then a user's page) open
+    while an nrt window creates, edits and deletes users through the forms; the ord page must
+    show each change within LIVE_TIMEOUT, without a reload, and say how long the change took
+    to reach ord."""
+
+    def __init__(self, checks, edge, watcher, writer, screenshot_dir, label="live"):
+        self.checks = checks
+        self.edge = edge
+        self.label = label  # the checks' prefix, naming the edge
+        self.watching = Visit(watcher, checks, REPLICA, screenshot_dir)
+        self.writing = Visit(writer, checks, PRIMARY, screenshot_dir)
+        self.screenshot_dir = screenshot_dir
+        # The edge's region cookie; back to a page without a stream, as every live page left
+        # behind holds one of the edge's connections to its instance until the app next writes to
+        # it (see check_live_pages).
+        for driver, region in ((watcher, REPLICA), (writer, PRIMARY)):
+            driver.get(f"{edge}/_edge/region?to={region}&back=/users/new")
+
+    def run(self):
+        """The list through a create, an edit and a delete, then a user's page through an edit
+        and a delete."""
+        # live.js reloads a list without a table when a user is created, so the list gets one.
+        other = self.create(f"Katherine Johnson {secrets.token_hex(2)}", 50)[0]
+        self.open("/users", "list", lambda page: any(row["id"] == other for row in page["rows"]))
+        user, name = self.created_in_list()
+        name = self.edited_in_list(user, name)
+        self.deleted_from_list(user)
+        self.open(f"/users/{other}", "user page", lambda page: page["user"] is not None)
+        self.edited_on_user_page(other)
+        self.deleted_on_user_page(other)
+        self.watching.check_console(f"{self.label}: no console errors or CSP violations in the {REPLICA} window")
+        self.writing.check_console(f"{self.label}: no console errors or CSP violations in the {PRIMARY} window")
+
+    def snapshot(self):
+        """What the ord page shows now (LIVE_SNAPSHOT)."""
+        return self.watching.driver.execute_script(LIVE_SNAPSHOT)
+
+    def watch(self, started, seen):
+        """Looks at the ord page until `seen(snapshot)`, or LIVE_WAIT after `started` (a
+        time.time()); the last snapshot, and the seconds from `started` to the page's last
+        change (to the look that saw it, on a page not marked), or None when never seen."""
+        while True:
+            page = self.snapshot()
+            now = time.time()
+            if seen(page):
+                return page, (page["changedAt"] / 1000 if page["changedAt"] else now) - started
+            if now - started > LIVE_WAIT:
+                return page, None
+            time.sleep(LIVE_POLL)
+
+    def open(self, path, what, loaded):
+        """Opens `path` in the ord window, waits until `loaded(snapshot)` (a reload live.js makes
+        meanwhile is fine) and until the badge says the page is live, then marks the page."""
+        driver = self.watching.driver
+        driver.get(self.edge + path)
+        page, elapsed = self.watch(time.time(), lambda page: loaded(page) and page["live"]
+                                   and page["live"]["state"] == "live")
+        self.watching.page(f"{self.label} {what}", screenshot=f"{file_name(self.label)}-{file_name(what)}")
+        said = page["live"] and page["live"]["text"]
+        self.checks.check(elapsed is not None and said == f"from the replica in {REPLICA}",
+                          f"{self.label}: {REPLICA} {what} says it is live {said!r}"
+                          + (f" (after {elapsed:.2f} s)" if elapsed is not None else ""),
+                          f"the badge's live row is {page['live']!r} after {LIVE_WAIT} s")
+        driver.execute_script(LIVE_MARK)
+
+    def submit(self, path, button, name=None, age=None):
+        """Opens `path` in the nrt window (unless it is there already), fills in the user form when
+        given a name, and clicks the button with that text; the time of the click (time.time()),
+        and a function that waits for the page that follows (the nrt window's console is read
+        then)."""
+        driver = self.writing.driver
+        if urllib.parse.urlparse(driver.current_url).path != path:
+            driver.get(self.edge + path)
+            self.writing.read_console(path)
+        if name is not None:
+            fill(driver.find_element(By.CSS_SELECTOR, "form.user-form"), name, age)
+        started = time.time()
+        arrived = click_away(driver, driver.find_element(By.XPATH, f"//main//button[.='{button}']"))
+
+        def landed():
+            arrived()
+            self.writing.read_console(f"after {button} on {path}")
+            return urllib.parse.urlparse(driver.current_url).path
+        return started, landed
+
+    def create(self, name, age, seen=None):
+        """Creates a user from nrt through the form; the new user's id. With `seen`, watches the
+        ord page meanwhile (see `watch`) and returns what it saw too."""
+        started, landed = self.submit("/users/new", "Create user", name, age)
+        watched = self.watch(started, seen) if seen else None
+        found = re.fullmatch(r"/users/(\d+)", landed())
+        if not found:
+            raise RuntimeError(f"creating {name!r} in {PRIMARY} landed on {self.writing.driver.current_url}")
+        return found.group(1), watched
+
+    def shown(self, what, page, elapsed, kind, user, wrong, screenshot=None):
+        """One check: the ord page showed the change within LIVE_TIMEOUT, is the page the test
+        marked, and its note names the change; says after how long, and the delay the page
+        gave."""
+        note = page["note"] or {}
+        delay = note.get("delayMs")
+        verb = {"insert": "created", "update": "updated", "delete": "deleted"}[kind]
+        expected = f"User {user} {verb} in {PRIMARY}, here in {REPLICA} after {delay} ms"
+        if elapsed is None:
+            wrong = [f"not shown after {LIVE_WAIT} s"] + wrong
+        elif elapsed > LIVE_TIMEOUT:
+            wrong = [f"shown only after {elapsed:.2f} s"] + wrong
+        if not page["marked"]:
+            wrong.append("the page was reloaded")
+        if note.get("text") != expected or note.get("kind") != kind or note.get("userId") != user:
+            wrong.append(f"the note is {note!r}, not {expected!r}")
+        elif not (delay or "").isdigit() or int(delay) >= LIVE_TIMEOUT * 1000:
+            wrong.append(f"the note's delay is {delay!r} ms")
+        said = f"page says {delay} ms" if delay is not None else "the page gives no delay"
+        timing = f" (after {elapsed:.2f} s; {said})" if elapsed is not None else ""
+        if not self.checks.check(not wrong, f"{self.label}: {REPLICA} {what} without a reload{timing}", "; ".join(wrong)):
+            self.watching.driver.save_screenshot(os.path.join(self.screenshot_dir, f"{file_name(self.label)}-failure.png"))
+        elif screenshot:
+            self.watching.driver.save_screenshot(
+                os.path.join(self.screenshot_dir, f"{REPLICA}-{file_name(self.label)}-{screenshot}.png"))
+        self.watching.read_console(what)
+
+    def created_in_list(self):
+        """A user created in nrt appears on top of ord's list, its link and fields filled in."""
+        name, age = f"Dorothy Vaughan {secrets.token_hex(2)}", 41
+        user, (page, elapsed) = self.create(name, age, lambda page: any(row["name"] == name for row in page["rows"]))
+        rows = page["rows"]
+        wrong = []
+        if rows and rows[0]["id"] == user:
+            expected = {"id": user, "name": name, "age": str(age), "href": f"/users/{user}", "lockVersion": "1", "removed": False}
+            wrong += [f"its {key} is {rows[0][key]!r}, not {value!r}" for key, value in expected.items() if rows[0][key] != value]
+        elif elapsed is not None:
+            wrong.append(f"it is not the top row (the rows are {[row['id'] for row in rows]})")
+        self.shown(f"list shows the user created in {PRIMARY}", page, elapsed, "insert", user, wrong, "list-created")
+        return user, name
+
+    def edited_in_list(self, user, name):
+        """A name and an age changed in nrt change in the user's row in ord's list, and its
+        delete button then names the new version."""
+        name, age = f"{name} (edited)", 42
+        started, landed = self.submit(f"/users/{user}/edit", "Save user", name, age)
+        row = lambda page: next((row for row in page["rows"] if row["id"] == user), {})
+        page, elapsed = self.watch(started, lambda page: row(page).get("name") == name)
+        landed()
+        wrong = [] if elapsed is None else [f"its {key} is {row(page).get(key)!r}, not {value!r}"
+                                            for key, value in (("age", str(age)), ("lockVersion", "2"))
+                                            if row(page).get(key) != value]
+        self.shown(f"list shows the name changed in {PRIMARY}", page, elapsed, "update", user, wrong)
+        return name
+
+    def deleted_from_list(self, user):
+        """A user deleted in nrt goes from ord's list."""
+        started, landed = self.submit(f"/users/{user}", "Delete")
+        page, elapsed = self.watch(started, lambda page: all(row["id"] != user for row in page["rows"]))
+        landed()
+        self.shown(f"list drops the user deleted in {PRIMARY}", page, elapsed, "delete", user, [])
+
+    def edited_on_user_page(self, user):
+        """A name changed in nrt changes in place on ord's page of that user: heading, details
+        and the window's title."""
+        name, age = f"Mary Jackson {secrets.token_hex(2)}", 51
+        started, landed = self.submit(f"/users/{user}/edit", "Save user", name, age)
+        page, elapsed = self.watch(started, lambda page: page["user"]["names"] == [name, name])
+        landed()
+        shows = page["user"]
+        wrong = [] if elapsed is None else [f"its {key} is {shows[key]!r}, not {value!r}"
+                                            for key, value in (("age", str(age)), ("title", f"{name} · Users"))
+                                            if shows[key] != value]
+        self.shown(f"user page shows the name changed in {PRIMARY}", page, elapsed, "update", user, wrong, "user-page-updated")
+
+    def deleted_on_user_page(self, user):
+        """A user deleted in nrt is marked deleted on ord's page of that user."""
+        started, landed = self.submit(f"/users/{user}", "Delete")
+        page, elapsed = self.watch(started, lambda page: page["user"]["removed"])
+        landed()
+        self.shown(f"user page marks the user deleted in {PRIMARY}", page, elapsed, "delete", user, [])
+
+
+def file_name(label):
+    """A label as part of a screenshot's file name: `live (edge --rtt 80ms)` is `live-edge-rtt-80ms`."""
+    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+
+
+def check_live_pages(checks, servers, edge, screenshot_dir):
+    """The live pages through the edge, then through one with a simulated round trip between
+    regions, with an ord window and an nrt window of their own (two browsers, so neither is a
+    background tab); both browsers are closed whatever happens.
+
+    The nrt window opens no live page it does not need: the local edge's HTTP client holds at
+    most 8 connections to an instance, and a stream whose page was left keeps one until the app
+    next writes to it (a change, or the 15 s heartbeat); at 8, the edge's next request to that
+    instance waits for one (10 s at most, then 502)."""
+    drivers = []
+    try:
+        try:
+            for _ in range(2):
+                drivers.append(open_browser())
+        except (WebDriverException, OSError) as error:
+            checks.check(False, "two more headless Chromiums start for the live pages", first_line(error))
+            return
+        watcher, writer = drivers
+        for label, start in (("live", lambda: edge),
+                             (f"live (edge --rtt {LIVE_RTT})",
+                              lambda: servers.start_edge("edge-rtt", servers.instances, "--rtt", LIVE_RTT))):
+            try:
+                through = start()
+            except (RuntimeError, OSError) as error:  # OSError: a binary that cannot be run
+                checks.check(False, f"{label}: the edge starts", str(error))
+                continue
+            try:
+                LivePages(checks, through, watcher, writer, screenshot_dir, label).run()
+            except (WebDriverException, RuntimeError) as error:
+                checks.check(False, f"{label}: the live pages' walk finished",
+                             f"at {watcher.current_url} ({REPLICA}) and {writer.current_url} ({PRIMARY}): {first_line(error)}")
+                watcher.save_screenshot(os.path.join(screenshot_dir, f"{file_name(label)}-failure.png"))
+    finally:
+        for driver in drivers:
+            try:
+                driver.quit()
+            except (WebDriverException, OSError):
+                pass  # already gone: quit has stopped chromedriver all the same
 
 
 def check_fly(edge, regions=(PRIMARY, REPLICA), timeout=10):
@@ -484,6 +769,7 @@ def run(checks, screenshot_dir, work_dir):
                 driver.quit()
             except (WebDriverException, OSError):
                 pass  # already gone: quit has stopped chromedriver all the same
+        check_live_pages(checks, servers, edge, screenshot_dir)
         check_deployment_checker(checks, edge)
         check_checker_finds_regions(checks, servers, edge)
     except (RuntimeError, OSError) as error:  # OSError: a binary that cannot be run
@@ -500,10 +786,9 @@ def main():
         signal.signal(signum, lambda number, _: sys.exit(128 + number))
     screenshot_dir = os.environ["SCREENSHOT_DIR"]
     os.makedirs(screenshot_dir, exist_ok=True)
-    for region in (PRIMARY, REPLICA):  # from an earlier run that failed
-        stale = os.path.join(screenshot_dir, f"{region}-failure.png")
-        if os.path.exists(stale):
-            os.remove(stale)
+    for name in os.listdir(screenshot_dir):  # from an earlier run that failed
+        if name.endswith("-failure.png"):
+            os.remove(os.path.join(screenshot_dir, name))
     checks = Checks()
     with tempfile.TemporaryDirectory(prefix="browser-test.") as work_dir:
         try:
