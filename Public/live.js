@@ -15,6 +15,11 @@
   const pageSize = Number(root.dataset.pageSize || 20);
   let lastId = root.dataset.liveSince || "";
   let source = null;
+  let retry = null;
+  // A tab hidden this long lets go of its stream (an open stream keeps the region's machine
+  // running on Fly); shown again, it reconnects from the last event and catches up.
+  const HIDDEN_GRACE_MS = 60000;
+  let hiddenTimer = null;
 
   function streamURL() {
     return lastId ? `${root.dataset.liveUrl}?since=${encodeURIComponent(lastId)}` : root.dataset.liveUrl;
@@ -103,13 +108,21 @@
     tell(change, region);
   }
 
+  function disconnect() {
+    if (source) source.close();
+    source = null;
+    clearTimeout(retry);
+  }
+
   function connect() {
-    source = new EventSource(streamURL());
-    source.addEventListener("ready", (event) => {
+    disconnect();
+    const stream = new EventSource(streamURL());
+    source = stream;
+    stream.addEventListener("ready", (event) => {
       const ready = JSON.parse(event.data);
       status("live", ready.source === "replica" ? `from the replica in ${ready.region}` : `from the primary (${ready.region})`);
     });
-    source.addEventListener("changes", (event) => {
+    stream.addEventListener("changes", (event) => {
       lastId = event.lastEventId || lastId;
       const batch = JSON.parse(event.data);
       for (const change of batch.changes) {
@@ -117,20 +130,33 @@
         else applyToUser(change, batch.region);
       }
     });
-    source.addEventListener("reload", () => {
-      source.close();
+    stream.addEventListener("reload", () => {
+      disconnect();
       location.reload();
     });
-    source.addEventListener("error", () => {
-      if (source.readyState === EventSource.CLOSED) {
+    stream.addEventListener("error", () => {
+      if (stream !== source) return; // one we let go of
+      if (stream.readyState === EventSource.CLOSED) {
         // Refused (a 503 at the instance's stream limit, or shutting down): try again later.
         status("reconnecting", "paused, retrying");
-        setTimeout(connect, 10000);
+        retry = setTimeout(connect, 10000);
       } else {
         status("reconnecting", "reconnecting");
       }
     });
   }
+
+  document.addEventListener("visibilitychange", () => {
+    clearTimeout(hiddenTimer);
+    if (document.hidden) {
+      hiddenTimer = setTimeout(() => {
+        disconnect();
+        status("reconnecting", "paused while the tab is hidden");
+      }, HIDDEN_GRACE_MS);
+    } else if (!source) {
+      connect();
+    }
+  });
 
   connect();
 })();
