@@ -18,8 +18,8 @@ struct LiveController: Sendable {
     let feed: ChangeFeed<UserChangeLog>
     let regions: RegionInfo
     /// The list streams' event for the newest batch, made by the first stream to send it and
-    /// sent as it is by the others: every list stream gets the same batch, so a thousand
-    /// streams cost one encoding, not a thousand.
+    /// sent as it is by the others: every list stream gets the same batch (but a catch-up),
+    /// so a thousand streams cost one encoding, not a thousand.
     private let listEvent = NewestEvent()
 
     init(feed: ChangeFeed<UserChangeLog>, regions: RegionInfo) {
@@ -63,7 +63,8 @@ struct LiveController: Sendable {
                 )
             }
             guard let userID else {
-                return listEvent.event(for: batch.position) { event(batch.changes) }
+                // A catch-up batch is this stream's own, though it shares its position.
+                return batch.isCatchUp ? event(batch.changes) : listEvent.event(for: batch.position) { event(batch.changes) }
             }
             let changes = batch.changes.filter { $0.userID == userID }
             return changes.isEmpty ? nil : event(changes)

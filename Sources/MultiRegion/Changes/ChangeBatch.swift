@@ -6,15 +6,22 @@ public struct ChangeBatch<Change: Sendable>: Sendable {
     public let position: LSN
     /// The new changes, oldest first.
     public let changes: [Change]
+    /// Whether this batch brings one returning subscriber up to date: every batch it missed,
+    /// merged, at the newest one's position. Every other batch goes to all subscribers alike
+    /// (so what is made from it can be shared); this one is that subscriber's own, although
+    /// it shares its position with the last batch it merged.
+    public let isCatchUp: Bool
 
     /// A batch from its parts (the feed makes these; tests too).
     ///
     /// - Parameters:
     ///   - position: The position the read was made at.
     ///   - changes: The changes it found.
-    public init(position: LSN, changes: [Change]) {
+    ///   - isCatchUp: Whether it merges the batches a returning subscriber missed.
+    public init(position: LSN, changes: [Change], isCatchUp: Bool = false) {
         self.position = position
         self.changes = changes
+        self.isCatchUp = isCatchUp
     }
 }
 

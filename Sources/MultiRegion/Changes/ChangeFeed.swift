@@ -120,7 +120,7 @@ public final class ChangeFeed<Log: ChangeLog>: Service, Sendable {
                     // no batch published meanwhile is missed or sent twice.
                     let missed = state.history.filter { $0.position > position }
                     if let newest = missed.last {
-                        caughtUp = subscription.send(.changes(ChangeBatch(position: newest.position, changes: missed.flatMap(\.changes))))
+                        caughtUp = subscription.send(.changes(ChangeBatch(position: newest.position, changes: missed.flatMap(\.changes), isCatchUp: true)))
                     }
                 } else {
                     caughtUp = false
