@@ -42,7 +42,7 @@ enum LiveEvent {
             writtenIn = change.writtenIn
             writtenAt = (change.writtenAt.timeIntervalSince1970 * 1000).rounded()
             seenAt = (change.seenAt.timeIntervalSince1970 * 1000).rounded()
-            delayMs = change.delay.components.seconds * 1000 + change.delay.components.attoseconds / 1_000_000_000_000_000
+            delayMs = change.delay.nanoseconds / 1_000_000
         }
     }
 

@@ -41,8 +41,7 @@ extension Response {
         headers[HeaderNames.accelBuffering] = "no"
         let body = ResponseBody { writer in
             defer { subscription.cancel() }
-            let milliseconds = retry.components.seconds * 1000 + retry.components.attoseconds / 1_000_000_000_000_000
-            try await writer.write(ByteBuffer(string: "retry: \(milliseconds)\n\n" + (opening?.text ?? "")))
+            try await writer.write(ByteBuffer(string: "retry: \(retry.nanoseconds / 1_000_000)\n\n" + (opening?.text ?? "")))
             try await withGracefulShutdownHandler {
                 for await item in subscription {
                     switch item {

@@ -5,7 +5,7 @@
 /// 10 is. Reading "after the newest position seen" would skip 10 for good, so the cursor keeps
 /// each missing position open for `gapTimeout` (longer than any writing transaction runs) and
 /// asks for it again with every read. A gap that outlives that was a rolled-back transaction.
-struct ChangeCursor: Sendable, Equatable {
+struct ChangeCursor: Sendable {
     /// The newest position delivered (or the log's newest when the feed started).
     private(set) var newest: Int64
     /// Positions below `newest` not seen yet, each with the moment it was first missed.
@@ -30,13 +30,8 @@ struct ChangeCursor: Sendable, Equatable {
         fresh.reserveCapacity(positions.count)
         var delivered = Set<Int64>()
         for position in positions {
-            if gaps.removeValue(forKey: position) != nil {
-                fresh.append(delivered.insert(position).inserted)
-            } else if position > newest {
-                fresh.append(delivered.insert(position).inserted)
-            } else {
-                fresh.append(false)
-            }
+            let awaited = gaps.removeValue(forKey: position) != nil || position > newest
+            fresh.append(awaited && delivered.insert(position).inserted)
         }
         if let top = delivered.max(), top > newest {
             // Everything between the old newest and the new one that did not come is a gap, at

@@ -285,13 +285,7 @@ public final class ChangeFeed<Log: ChangeLog>: Service, Sendable {
             if let lsn = tracker.status?.replayLSN { return lsn }
             return await tracker.waitForReplay(after: nil, timeout: .seconds(1), pollingEvery: configuration.watchInterval)
         }
-        return try await onDatabase { [logger = database.logger] connection in
-            var lsn: LSN?
-            for try await text in try await connection.query("SELECT pg_current_wal_lsn()::text", logger: logger).decode(String.self) {
-                lsn = LSN(text)
-            }
-            return lsn
-        }
+        return try await onDatabase { [logger = database.logger] in try await $0.currentWALPosition(logger: logger) }
     }
 
     /// The tracker whose replay position the feed follows: `nil` in the primary region, and

@@ -126,7 +126,7 @@ public final class DatabaseSession: Sendable {
         let logger = database.logger
         let (result, lsn) = try await primaryCall { connection in
             let result = try await body(connection)
-            return (result, try await Self.currentLSN(connection, logger: logger))
+            return (result, try await connection.currentWALPosition(logger: logger))
         }
         record(lsn)
         return result
@@ -150,7 +150,7 @@ public final class DatabaseSession: Sendable {
                 try? await connection.run("ROLLBACK", logger: logger)
                 throw error
             }
-            return (result, try await Self.currentLSN(connection, logger: logger))
+            return (result, try await connection.currentWALPosition(logger: logger))
         }
         record(lsn)
         return result
@@ -216,13 +216,5 @@ public final class DatabaseSession: Sendable {
             inRecovery = value
         }
         return inRecovery
-    }
-
-    private static func currentLSN(_ connection: PostgresConnection, logger: Logger) async throws -> LSN? {
-        var lsn: LSN?
-        for try await text in try await connection.query("SELECT pg_current_wal_lsn()::text", logger: logger).decode(String.self) {
-            lsn = LSN(text)
-        }
-        return lsn
     }
 }

@@ -1,3 +1,6 @@
+import Logging
+import PostgresNIO
+
 /// A position in Postgres's write-ahead log, as printed by `pg_current_wal_lsn()`: `16/B374D848`.
 public struct LSN: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// The position as one 64-bit number.
@@ -24,4 +27,16 @@ public struct LSN: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     /// Whether `lhs` comes earlier in the log than `rhs`.
     public static func < (lhs: LSN, rhs: LSN) -> Bool { lhs.value < rhs.value }
+}
+
+extension PostgresConnection {
+    /// The server's current WAL write position (`pg_current_wal_lsn()`): after a commit on a
+    /// primary, at or past its commit record. A replica refuses it (it is in recovery).
+    func currentWALPosition(logger: Logger) async throws -> LSN? {
+        var lsn: LSN?
+        for try await text in try await query("SELECT pg_current_wal_lsn()::text", logger: logger).decode(String.self) {
+            lsn = LSN(text)
+        }
+        return lsn
+    }
 }

@@ -303,13 +303,7 @@ public final class ReplicaTracker: Service, Sendable {
         let primary = self.primary
         let logger = self.logger
         return try? await withDatabaseTimeout(primaryQueryTimeout, timers: timers) {
-            try await primary.withConnection { connection in
-                var lsn: LSN?
-                for try await text in try await connection.query("SELECT pg_current_wal_lsn()::text", logger: logger).decode(String.self) {
-                    lsn = LSN(text)
-                }
-                return lsn
-            }
+            try await primary.withConnection { try await $0.currentWALPosition(logger: logger) }
         }
     }
 }
