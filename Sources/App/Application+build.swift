@@ -18,7 +18,7 @@ struct AppDependencies: Sendable {
     /// The timers of every deadline: requests, database calls, read-your-writes waits.
     var deadlines: DeadlineTimers { database.timers }
     /// Requests whose work is still running, for the log of a forced exit.
-    let inFlight = InFlightRequests()
+    let inFlight: InFlightRequests
     /// The Prometheus metrics, served on `METRICS_PORT`.
     let metrics: AppMetrics
     let renderer: PageRenderer
@@ -42,6 +42,7 @@ struct AppDependencies: Sendable {
         logger[metadataKey: "region"] = "\(configuration.regions.region)"
         self.logger = logger
         self.configuration = configuration
+        self.inFlight = InFlightRequests(deadline: configuration.requestTimeout)
         let eventLoopGroup = MultiThreadedEventLoopGroup.singleton
         self.eventLoopGroup = eventLoopGroup
         let metrics = AppMetrics(regions: configuration.regions)
@@ -104,18 +105,26 @@ struct AppDependencies: Sendable {
         return services
     }
 
-    /// The answer for a request that ran out of time: a 503 page that asks to retry.
-    @Sendable func deadlineResponse(_ request: Request, context: AppRequestContext) -> Response {
+    /// The answer for a request that ran out of time: a 503 page that asks to retry (made on
+    /// the request's connection by `RequestDeadlineHandler`, while the work goes on).
+    @Sendable func deadlineAnswer(_ request: HTTPRequest) -> (HTTPResponse, ByteBuffer) {
         metrics.requestDeadlineExceeded()
-        var response = renderer.errorPage(
-            .serviceUnavailable,
-            title: "Taking too long",
-            message: "This page took longer than \(configuration.requestTimeout.inSeconds) seconds, so the app stopped waiting. If you were saving, check whether the change was made before trying again.",
-            context: context
+        let path = request.path.map { $0.prefix { $0 != "?" } } ?? ""
+        logger.warning(
+            "Request deadline exceeded; answered 503",
+            metadata: ["method": "\(request.method)", "path": "\(path)", "timeout_s": "\(configuration.requestTimeout.inSeconds)"]
         )
-        response.headers[.retryAfter] = "5"
-        response.headers[RegionHeaderMiddleware<AppRequestContext>.header] = configuration.regions.region
-        return response
+        let html = renderer.errorHTML(
+            title: "Taking too long",
+            message: "This page took longer than \(configuration.requestTimeout.inSeconds) seconds, so the app stopped waiting. If you were saving, check whether the change was made before trying again."
+        )
+        var response = HTTPResponse(status: .serviceUnavailable)
+        response.headerFields[.contentType] = "text/html; charset=utf-8"
+        response.headerFields[.cacheControl] = "no-store"
+        response.headerFields[.retryAfter] = "5"
+        response.headerFields[RegionHeaderMiddleware<AppRequestContext>.header] = configuration.regions.region
+        SecurityHeaders.secure(&response.headerFields, overHTTPS: SecurityHeaders.isHTTPS(request.headerFields))
+        return (response, ByteBuffer(bytes: html.utf8))
     }
 }
 
@@ -132,7 +141,9 @@ func buildApplication(_ dependencies: AppDependencies, router: Router<AppRequest
     let responder = AppResponderBuilder(router: router, dependencies: dependencies)
     var app = Application(
         router: responder,
-        server: .http1WithEarlyAnswers(),
+        server: .http1WithEarlyAnswers(requestDeadline: {
+            RequestDeadlineHandler(timeout: configuration.requestTimeout, timers: dependencies.deadlines, answer: dependencies.deadlineAnswer)
+        }),
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port),
             serverName: "users"
@@ -155,8 +166,9 @@ func buildApplication(_ dependencies: AppDependencies, router: Router<AppRequest
 }
 
 /// The router wrapped in what must hold for every request, outermost first: the security
-/// headers, the request deadline, and `_method` (applied before routing, which picks a route
-/// by method before any router middleware runs).
+/// headers, the record of work in flight, and `_method` (applied before routing, which picks
+/// a route by method before any router middleware runs). The request deadline is kept on the
+/// connection (`RequestDeadlineHandler`), which needs no task per request.
 struct AppResponderBuilder: HTTPResponderBuilder {
     let router: Router<AppRequestContext>
     let dependencies: AppDependencies
@@ -164,12 +176,9 @@ struct AppResponderBuilder: HTTPResponderBuilder {
     func buildResponder() -> AppResponder {
         AppResponder(
             next: SecurityHeadersResponder(
-                next: RequestDeadlineResponder(
+                next: InFlightResponder(
                     next: MethodOverrideResponder(next: router.buildResponder(), maximumBody: FlyReplay.maximumReplayableBody),
-                    timeout: dependencies.configuration.requestTimeout,
-                    timers: dependencies.deadlines,
-                    inFlight: dependencies.inFlight,
-                    timeoutResponse: dependencies.deadlineResponse
+                    inFlight: dependencies.inFlight
                 )
             )
         )
@@ -185,7 +194,7 @@ struct AppResponderBuilder: HTTPResponderBuilder {
 struct AppResponder: HTTPResponder {
     typealias Context = AppRequestContext
 
-    let next: SecurityHeadersResponder<RequestDeadlineResponder<MethodOverrideResponder<Router<AppRequestContext>.Responder>>>
+    let next: SecurityHeadersResponder<InFlightResponder<MethodOverrideResponder<Router<AppRequestContext>.Responder>>>
 
     func respond(to request: Request, context: Context) async throws -> Response {
         try await next.respond(to: request, context: context)

@@ -7,6 +7,9 @@ import Synchronization
 /// A request stays here until its handler has really finished, which may be after it was
 /// answered with a 503 at its deadline: that leftover work is what a forced exit cuts short.
 final class InFlightRequests: Sendable {
+    /// The request deadline: work older than this has had its 503.
+    let deadline: Duration
+
     /// One request's work.
     struct Entry: Sendable {
         let method: HTTPRequest.Method
@@ -16,23 +19,29 @@ final class InFlightRequests: Sendable {
         var path: Substring { target.prefix { $0 != "?" } }
         let started: ContinuousClock.Instant
         /// Whether the client already has its answer (a 503 at the deadline).
-        var answered = false
+        let answered: Bool
     }
 
-    private let state = Mutex<(entries: [UInt64: Entry], nextID: UInt64)>(([:], 0))
+    private struct Record {
+        let method: HTTPRequest.Method
+        let target: String
+        let started: ContinuousClock.Instant
+    }
+
+    private let state = Mutex<(entries: [UInt64: Record], nextID: UInt64)>(([:], 0))
+
+    /// - Parameter deadline: The request deadline (`REQUEST_TIMEOUT`).
+    init(deadline: Duration) {
+        self.deadline = deadline
+    }
 
     /// Records a request that starts now and returns its id.
     func begin(_ method: HTTPRequest.Method, _ target: String) -> UInt64 {
         state.withLock { state in
             state.nextID &+= 1
-            state.entries[state.nextID] = Entry(method: method, target: target, started: .now)
+            state.entries[state.nextID] = Record(method: method, target: target, started: .now)
             return state.nextID
         }
-    }
-
-    /// Notes that the client was answered while the work goes on.
-    func markAnswered(_ id: UInt64) {
-        state.withLock { $0.entries[id]?.answered = true }
     }
 
     /// Removes a request whose work has finished.
@@ -41,13 +50,15 @@ final class InFlightRequests: Sendable {
     }
 
     /// The requests still running, oldest first.
-    var entries: [Entry] {
-        state.withLock { Array($0.entries.values) }.sorted { $0.started < $1.started }
+    func entries(now: ContinuousClock.Instant = .now) -> [Entry] {
+        state.withLock { Array($0.entries.values) }.sorted { $0.started < $1.started }.map { record in
+            Entry(method: record.method, target: record.target, started: record.started, answered: now - record.started >= deadline)
+        }
     }
 
     /// One line per request still running, for the log of a forced exit.
     func summary(now: ContinuousClock.Instant = .now) -> String {
-        entries.map { entry in
+        entries(now: now).map { entry in
             let seconds = ((now - entry.started).inSeconds * 10).rounded() / 10
             let state = entry.answered ? "answered 503 at its deadline, still running" : "not answered"
             return "\(entry.method) \(entry.path) (\(seconds) s, \(state))"

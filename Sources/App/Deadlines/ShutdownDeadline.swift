@@ -77,7 +77,7 @@ final class ShutdownDeadline: Service, Sendable {
     }
 
     private func exitNow(_ message: String) -> Never {
-        let abandoned = inFlight.entries.isEmpty ? "none" : inFlight.summary()
+        let abandoned = inFlight.entries().isEmpty ? "none" : inFlight.summary()
         logger.error("\(message)", metadata: ["abandoned_requests": "\(abandoned)"])
         exit(1)
     }

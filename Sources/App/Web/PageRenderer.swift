@@ -37,6 +37,13 @@ struct PageRenderer: Sendable {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: html.utf8)))
     }
 
+    /// The markup of an error page for a request that never reached the routes (the request
+    /// deadline's answer, made on its connection): the badge shows this instance's facts only.
+    func errorHTML(title: String, message: String) -> HTML {
+        let facts = RegionFacts(database: database, state: MultiRegionRequestState(), readRole: nil)
+        return Layout.page(title: title, badge: RegionBadge(facts: facts, picker: nil), flash: nil, content: ErrorViews.page(title: title, message: message))
+    }
+
     /// An error page: the status, a title, and a message meant for the person reading it.
     func errorPage(_ status: HTTPResponse.Status, title: String, message: String, context: AppRequestContext) -> Response {
         page(title: title, ErrorViews.page(title: title, message: message), status: status, context: context)

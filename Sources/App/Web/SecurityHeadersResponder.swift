@@ -1,8 +1,8 @@
 import HTTPTypes
 import Hummingbird
 
-/// Adds the headers every response of a template should carry, error pages and deadline
-/// answers included (it wraps the whole responder):
+/// Adds the headers every response of a template should carry, error pages included (it
+/// wraps the whole responder; the request deadline's answer gets them from `SecurityHeaders`):
 ///
 /// - a strict `Content-Security-Policy`: the pages use no inline script or style;
 /// - `X-Content-Type-Options: nosniff` and `Referrer-Policy: strict-origin-when-cross-origin`;
@@ -13,44 +13,40 @@ struct SecurityHeadersResponder<Next: HTTPResponder>: HTTPResponder {
 
     let next: Next
 
-    static var contentSecurityPolicy: String { SecurityHeaderFields.contentSecurityPolicyText }
-    static var forwardedProto: HTTPField.Name { SecurityHeaderFields.forwardedProto }
-    static var referrerPolicy: HTTPField.Name { SecurityHeaderFields.referrerPolicy }
-
     func respond(to request: Request, context: Context) async throws -> Response {
         var response = try await next.respond(to: request, context: context)
-        Self.secure(&response, overHTTPS: Self.isHTTPS(request))
+        SecurityHeaders.secure(&response.headers, overHTTPS: SecurityHeaders.isHTTPS(request.headers))
         return response
-    }
-
-    /// Whether the client reached the proxy in front of the app over HTTPS.
-    static func isHTTPS(_ request: Request) -> Bool {
-        request.headers[forwardedProto]?.split(separator: ",").first?.trimmed.lowercased() == "https"
-    }
-
-    /// Adds the headers to `response`.
-    static func secure(_ response: inout Response, overHTTPS: Bool) {
-        // Whole fields made once: setting a value by its text checks every character of it.
-        response.headers[fields: .contentSecurityPolicy] = SecurityHeaderFields.contentSecurityPolicy
-        response.headers[fields: .xContentTypeOptions] = SecurityHeaderFields.noSniff
-        response.headers[fields: referrerPolicy] = SecurityHeaderFields.referrerPolicyValue
-        guard overHTTPS else { return }
-        response.headers[.strictTransportSecurity] = "max-age=63072000; includeSubDomains"
-        let cookies = response.headers[values: .setCookie]
-        guard !cookies.isEmpty else { return }
-        response.headers[values: .setCookie] = cookies.map { cookie in
-            cookie.lowercased().contains("; secure") ? cookie : cookie + "; Secure"
-        }
     }
 }
 
-/// The names and fields, made once (a generic type cannot hold a stored `static let`).
-private enum SecurityHeaderFields {
+/// The security headers, and the fields made once.
+enum SecurityHeaders {
     static let contentSecurityPolicyText =
         "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
     static let forwardedProto = HTTPField.Name("X-Forwarded-Proto")!
     static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
-    static let contentSecurityPolicy = [HTTPField(name: .contentSecurityPolicy, value: contentSecurityPolicyText)]
-    static let noSniff = [HTTPField(name: .xContentTypeOptions, value: "nosniff")]
-    static let referrerPolicyValue = [HTTPField(name: referrerPolicy, value: "strict-origin-when-cross-origin")]
+    // Whole fields made once: setting a value by its text checks every character of it.
+    private static let contentSecurityPolicy = [HTTPField(name: .contentSecurityPolicy, value: contentSecurityPolicyText)]
+    private static let noSniff = [HTTPField(name: .xContentTypeOptions, value: "nosniff")]
+    private static let referrerPolicyValue = [HTTPField(name: referrerPolicy, value: "strict-origin-when-cross-origin")]
+
+    /// Whether a request's headers say the client reached the proxy in front of the app over HTTPS.
+    static func isHTTPS(_ requestHeaders: HTTPFields) -> Bool {
+        requestHeaders[forwardedProto]?.split(separator: ",").first?.trimmed.lowercased() == "https"
+    }
+
+    /// Adds the headers to a response's `headers`.
+    static func secure(_ headers: inout HTTPFields, overHTTPS: Bool) {
+        headers[fields: .contentSecurityPolicy] = contentSecurityPolicy
+        headers[fields: .xContentTypeOptions] = noSniff
+        headers[fields: referrerPolicy] = referrerPolicyValue
+        guard overHTTPS else { return }
+        headers[.strictTransportSecurity] = "max-age=63072000; includeSubDomains"
+        let cookies = headers[values: .setCookie]
+        guard !cookies.isEmpty else { return }
+        headers[values: .setCookie] = cookies.map { cookie in
+            cookie.lowercased().contains("; secure") ? cookie : cookie + "; Secure"
+        }
+    }
 }

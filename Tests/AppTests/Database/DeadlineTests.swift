@@ -58,7 +58,7 @@ extension DatabaseTests {
             }
         }
 
-        @Test("A request whose work ignores cancellation gets a 503 page with Retry-After at the request deadline")
+        @Test("A request whose work never ends gets a 503 page with Retry-After at the request deadline, over real HTTP")
         func requestDeadline() async throws {
             let release = Mutex<CheckedContinuation<Void, Never>?>(nil)
             let hang: @Sendable (RouterGroup<AppRequestContext>, AppDependencies) -> Void = { pages, _ in
@@ -66,9 +66,14 @@ extension DatabaseTests {
                     await withCheckedContinuation { continuation in release.withLock { $0 = continuation } }
                     return "late"
                 }
+                pages.get("/slow") { _, _ -> String in
+                    try await Task.sleep(for: .milliseconds(250))
+                    return "slow"
+                }
             }
             try await cluster.withApp(
-                region: "ord", primaryRegion: "nrt", extra: ["REQUEST_TIMEOUT": "0.5", "DATABASE_TIMEOUT": "0.3"], addPages: hang
+                region: "ord", primaryRegion: "nrt", extra: ["REQUEST_TIMEOUT": "0.5", "DATABASE_TIMEOUT": "0.3"], addPages: hang,
+                testing: .ahc(.http)
             ) { client, dependencies in
                 let started = ContinuousClock.now
                 let response = try await client.execute(uri: "/hang", method: .get)
@@ -78,22 +83,28 @@ extension DatabaseTests {
                 #expect(response.headers[HTTPField.Name("Served-Region")!] == "ord")
                 #expect(response.text.contains("Taking too long"))
                 #expect(response.badgeAttribute("data-region") == "ord")
+                #expect(response.headers[.connection] == "close")
+                #expect(response.headers[.contentSecurityPolicy]?.hasPrefix("default-src 'self'") == true)
+                #expect(response.headers[.contentType] == "text/html; charset=utf-8")
                 #expect(elapsed >= .milliseconds(500) && elapsed < .seconds(3))
 
                 // The work is still tracked until it really ends.
-                let entries = dependencies.inFlight.entries
+                let entries = dependencies.inFlight.entries()
                 #expect(entries.count == 1 && entries.first?.answered == true && entries.first?.path == "/hang")
                 release.withLock { $0?.resume() }
-                var left = dependencies.inFlight.entries.count
+                var left = dependencies.inFlight.entries().count
                 for _ in 0..<100 where left > 0 {
                     try await Task.sleep(for: .milliseconds(10))
-                    left = dependencies.inFlight.entries.count
+                    left = dependencies.inFlight.entries().count
                 }
                 #expect(left == 0)
 
-                // Ordinary pages are unaffected.
+                // Ordinary pages are unaffected, and one slower than nothing but quicker than
+                // the deadline is answered by its own work.
                 let list = try await client.execute(uri: "/users", method: .get)
                 #expect(list.status == .ok)
+                let slow = try await client.execute(uri: "/slow", method: .get)
+                #expect(slow.status == .ok && String(buffer: slow.body) == "slow")
             }
         }
     }

@@ -19,6 +19,7 @@ extension TestCluster {
         useReplica: Bool = true,
         extra: [String: String] = [:],
         addPages: @Sendable (RouterGroup<AppRequestContext>, AppDependencies) -> Void = { _, _ in },
+        testing: TestingSetup = .router,
         _ test: @Sendable (any TestClientProtocol, AppDependencies) async throws -> Value
     ) async throws -> Value {
         let configuration = try appConfiguration(
@@ -27,7 +28,7 @@ extension TestCluster {
         let dependencies = try AppDependencies(configuration: configuration)
         let router = dependencies.buildRouter { addPages($0, dependencies) }
         let app = buildApplication(dependencies, router: router)
-        return try await app.test(.router) { client in
+        return try await app.test(testing) { client in
             if let tracker = dependencies.tracker { _ = await tracker.firstStatus() }
             return try await test(client, dependencies)
         }
