@@ -165,38 +165,39 @@ func buildApplication(_ dependencies: AppDependencies, router: Router<AppRequest
     return app
 }
 
-/// The router wrapped in what must hold for every request, outermost first: the security
-/// headers, the record of work in flight, and `_method` (applied before routing, which picks
-/// a route by method before any router middleware runs). The request deadline is kept on the
-/// connection (`RequestDeadlineHandler`), which needs no task per request.
+/// Builds `AppResponder` around the router.
 struct AppResponderBuilder: HTTPResponderBuilder {
     let router: Router<AppRequestContext>
     let dependencies: AppDependencies
 
     func buildResponder() -> AppResponder {
-        AppResponder(
-            next: SecurityHeadersResponder(
-                next: InFlightResponder(
-                    next: MethodOverrideResponder(next: router.buildResponder(), maximumBody: FlyReplay.maximumReplayableBody),
-                    inFlight: dependencies.inFlight
-                )
-            )
-        )
+        AppResponder(router: router.buildResponder(), inFlight: dependencies.inFlight)
     }
 }
 
-/// The app's whole responder, as one concrete type.
+/// What must hold for every request, around the router: the record of work in flight,
+/// `_method` (applied before routing, which picks a route by method before any router
+/// middleware runs), and the security headers. The request deadline is kept on the
+/// connection (`RequestDeadlineHandler`), which needs no task per request.
 ///
-/// Hummingbird calls its responder through generic code of its own module; were the outermost
-/// responder generic, every request would run the unspecialised bodies of all three layers,
-/// looking their types' metadata up at run time. Behind this concrete type they are
-/// specialised here, in the app's module.
+/// One concrete type with one frame: Hummingbird calls its responder through generic code of
+/// its own module, and each responder wrapped around another is one more async frame and
+/// context copy on every request.
 struct AppResponder: HTTPResponder {
     typealias Context = AppRequestContext
 
-    let next: SecurityHeadersResponder<InFlightResponder<MethodOverrideResponder<Router<AppRequestContext>.Responder>>>
+    let router: Router<AppRequestContext>.Responder
+    let inFlight: InFlightRequests
 
     func respond(to request: Request, context: Context) async throws -> Response {
-        try await next.respond(to: request, context: context)
+        let id = inFlight.begin(request.method, request.uri.string)
+        defer { inFlight.end(id) }
+        var request = request
+        if MethodOverride.mayOverride(request, maximumBody: FlyReplay.maximumReplayableBody) {
+            request = try await MethodOverride.apply(to: request, maximumBody: FlyReplay.maximumReplayableBody)
+        }
+        var response = try await router.respond(to: request, context: context)
+        SecurityHeaders.secure(&response.headers, overHTTPS: SecurityHeaders.isHTTPS(request.headers))
+        return response
     }
 }

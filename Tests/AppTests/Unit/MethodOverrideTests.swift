@@ -11,9 +11,9 @@ import MultiRegionTesting
 struct MethodOverrideTests {
     @Test("_method overrides only to PUT, PATCH and DELETE")
     func methodOverride() {
-        #expect(MethodOverrideResponder<Router<AppRequestContext>.Responder>.overriddenMethod(in: "name=a&_method=delete") == .delete)
-        #expect(MethodOverrideResponder<Router<AppRequestContext>.Responder>.overriddenMethod(in: "_method=PATCH") == .patch)
-        #expect(MethodOverrideResponder<Router<AppRequestContext>.Responder>.overriddenMethod(in: "_method=GET") == nil)
-        #expect(MethodOverrideResponder<Router<AppRequestContext>.Responder>.overriddenMethod(in: "name=x") == nil)
+        #expect(MethodOverride.overriddenMethod(in: "name=a&_method=delete") == .delete)
+        #expect(MethodOverride.overriddenMethod(in: "_method=PATCH") == .patch)
+        #expect(MethodOverride.overriddenMethod(in: "_method=GET") == nil)
+        #expect(MethodOverride.overriddenMethod(in: "name=x") == nil)
     }
 }

@@ -1,26 +1,13 @@
 import HTTPTypes
 import Hummingbird
 
-/// Adds the headers every response of a template should carry, error pages included (it
-/// wraps the whole responder; the request deadline's answer gets them from `SecurityHeaders`):
+/// The headers every response of a template should carry, error pages and the request
+/// deadline's answer included (`AppResponder` adds them to every response):
 ///
 /// - a strict `Content-Security-Policy`: the pages use no inline script or style;
 /// - `X-Content-Type-Options: nosniff` and `Referrer-Policy: strict-origin-when-cross-origin`;
 /// - when the request came over HTTPS (`X-Forwarded-Proto: https`, as Fly's proxy sets it),
 ///   `Strict-Transport-Security`, and `Secure` on every cookie the response sets.
-struct SecurityHeadersResponder<Next: HTTPResponder>: HTTPResponder {
-    typealias Context = Next.Context
-
-    let next: Next
-
-    func respond(to request: Request, context: Context) async throws -> Response {
-        var response = try await next.respond(to: request, context: context)
-        SecurityHeaders.secure(&response.headers, overHTTPS: SecurityHeaders.isHTTPS(request.headers))
-        return response
-    }
-}
-
-/// The security headers, and the fields made once.
 enum SecurityHeaders {
     static let contentSecurityPolicyText =
         "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
