@@ -12,7 +12,7 @@ import NIOHTTPTypes
 /// interrupted: it ends on its own (a handler stuck on a server that never answers holds its
 /// connection's task, not a client).
 ///
-/// Being a channel handler, it costs a request one entry in the coarse ``DeadlineTimers``
+/// Being a channel handler, it costs a request one entry in the coarse `DeadlineTimers`
 /// clock and no task of its own: a deadline built around the responder has to run every
 /// request in a task of its own to be able to answer while the work is stuck.
 ///
