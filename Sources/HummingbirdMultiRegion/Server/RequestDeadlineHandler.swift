@@ -84,6 +84,9 @@ public final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChanne
     public func handlerRemoved(context: ChannelHandlerContext) {
         stopTimer()
         fire = nil
+        // A callback already on its way finds nothing to answer.
+        state = .idle
+        queued = []
     }
 
     /// Starts timing a request at its head; passes every part on.
