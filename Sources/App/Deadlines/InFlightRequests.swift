@@ -18,17 +18,11 @@ final class InFlightRequests: Sendable {
         /// The target without its query.
         var path: Substring { target.prefix { $0 != "?" } }
         let started: ContinuousClock.Instant
-        /// Whether the client already has its answer (a 503 at the deadline).
-        let answered: Bool
+        /// Whether the client already has its answer (a 503 at the deadline); set by `entries`.
+        var answered = false
     }
 
-    private struct Record {
-        let method: HTTPRequest.Method
-        let target: String
-        let started: ContinuousClock.Instant
-    }
-
-    private let state = Mutex<(entries: [UInt64: Record], nextID: UInt64)>(([:], 0))
+    private let state = Mutex<(entries: [UInt64: Entry], nextID: UInt64)>(([:], 0))
 
     /// - Parameter deadline: The request deadline (`REQUEST_TIMEOUT`).
     init(deadline: Duration) {
@@ -39,7 +33,7 @@ final class InFlightRequests: Sendable {
     func begin(_ method: HTTPRequest.Method, _ target: String) -> UInt64 {
         state.withLock { state in
             state.nextID &+= 1
-            state.entries[state.nextID] = Record(method: method, target: target, started: .now)
+            state.entries[state.nextID] = Entry(method: method, target: target, started: .now)
             return state.nextID
         }
     }
@@ -51,8 +45,10 @@ final class InFlightRequests: Sendable {
 
     /// The requests still running, oldest first.
     func entries(now: ContinuousClock.Instant = .now) -> [Entry] {
-        state.withLock { Array($0.entries.values) }.sorted { $0.started < $1.started }.map { record in
-            Entry(method: record.method, target: record.target, started: record.started, answered: now - record.started >= deadline)
+        state.withLock { Array($0.entries.values) }.sorted { $0.started < $1.started }.map { entry in
+            var entry = entry
+            entry.answered = now - entry.started >= deadline
+            return entry
         }
     }
 

@@ -34,8 +34,9 @@ public final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChanne
     private enum State {
         /// No request is waiting for its response.
         case idle
-        /// A request's head arrived at `started`; its response has not begun.
-        case waiting(started: NIODeadline)
+        /// `head` arrived at `started` (and its `.end` too, when `ended`); its response has
+        /// not begun.
+        case waiting(head: HTTPRequest, started: NIODeadline, ended: Bool)
         /// The response's head went out; its body is on its way.
         case responding
         /// The deadline's answer went out; the work's own response is dropped.
@@ -49,10 +50,6 @@ public final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChanne
     /// Requests that arrived before the current one was answered (HTTP pipelining), with
     /// whether each one's `.end` arrived; each is timed from when its turn comes.
     private var queued: [(head: HTTPRequest, ended: Bool)] = []
-    /// The head of the request being timed.
-    private var current: HTTPRequest?
-    /// Whether the timed request's `.end` has arrived.
-    private var requestEnded = true
     private var timer: DeadlineTimers.Timer?
     /// Called by the clock (on its own event loop); made once per connection.
     private var fire: (@Sendable () -> Void)?
@@ -99,7 +96,11 @@ public final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChanne
                 queued.append((head, false))
             }
         case .end:
-            if queued.isEmpty { requestEnded = true } else { queued[queued.count - 1].ended = true }
+            if !queued.isEmpty {
+                queued[queued.count - 1].ended = true
+            } else if case .waiting(let head, let started, _) = state {
+                state = .waiting(head: head, started: started, ended: true)
+            }
         case .body:
             break
         }
@@ -129,9 +130,7 @@ public final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     private func start(_ head: HTTPRequest, ended: Bool) {
-        current = head
-        requestEnded = ended
-        state = .waiting(started: .now())
+        state = .waiting(head: head, started: .now(), ended: ended)
         if let fire { timer = timers.schedule(in: timeout, fire) }
     }
 
@@ -143,18 +142,18 @@ public final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChanne
     /// The clock fired: answer the request being timed if its deadline has passed (a late
     /// callback for an earlier request finds a later one not yet due, and leaves it).
     private func deadlineMayHavePassed(context: ChannelHandlerContext) {
-        guard case .waiting(let started) = state, let request = current,
+        guard case .waiting(let request, let started, let requestEnded) = state,
             NIODeadline.now() - started >= .nanoseconds(timeout.nanoseconds)
         else { return }
         timer = nil
         state = .answered
         queued = []
-        var (head, body) = answer(request)
+        let (answerHead, body) = answer(request)
+        var head = answerHead
         head.headerFields[.connection] = "close"
         head.headerFields[.contentLength] = String(body.readableBytes)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if body.readableBytes > 0 { context.write(wrapOutboundOut(.body(body)), promise: nil) }
-        body = ByteBuffer()
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
         // A body still coming is drained by the early-answer handler, which closes after it.
