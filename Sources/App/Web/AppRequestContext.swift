@@ -14,8 +14,9 @@ struct AppRequestContext: MultiRegionRequestContext {
     var multiRegion = MultiRegionRequestState()
     /// The flash message set by the previous response, if any.
     var flash: String?
-    /// What the request log line reports; shared by every copy of this context.
-    let record = RequestRecord()
+    /// What the request log line reports, shared by every copy of this context; `nil` when
+    /// requests are not logged (above `info`), so they cost no allocation for it.
+    var record: RequestRecord?
 
     init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

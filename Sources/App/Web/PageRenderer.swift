@@ -29,7 +29,7 @@ struct PageRenderer: Sendable {
         readRole: DatabaseRole? = nil
     ) -> Response {
         let badge = badge(readRole: readRole, context: context)
-        context.record.database = badge.facts.database
+        context.record?.database = badge.facts.database
         let html = Layout.page(title: title, badge: badge, flash: context.flash, content: content)
         var headers = HTTPFields()
         headers[.contentType] = "text/html; charset=utf-8"
