@@ -65,13 +65,11 @@ struct AppDependencies: Sendable {
         let signer = CookieSigner(key: configuration.cookieKey)
 
         let router = Router(context: AppRequestContext.self)
-        // Every response: the region header, HTML error pages, the stylesheet.
+        // Every response: the region header, the metrics and log line, HTML error pages.
         router.add(middleware: RegionHeaderMiddleware(region: configuration.regions.region))
-        router.add(middleware: RequestLogMiddleware())
-        router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
+        router.add(middleware: RequestReportMiddleware(metrics: metrics))
         router.add(middleware: FlyRequestMiddleware())
         router.add(middleware: ErrorPageMiddleware(renderer: renderer))
-        router.add(middleware: FileMiddleware(configuration.publicDirectory, urlBasePath: "/assets", logger: logger))
 
         HealthRoutes(database: database).addRoutes(to: router)
         // The live pages' streams: GETs that stay in this region (never replayed), so they
@@ -90,6 +88,11 @@ struct AppDependencies: Sendable {
         UsersController(accounts: PostgresAccounts(logger: logger), renderer: renderer, flash: Flash(signer: signer), feed: feed)
             .addRoutes(to: pages)
         addPages(pages)
+
+        // The stylesheet and icons, last: a router's middleware wraps the routes added after
+        // it, and every request that matches no route. Here it wraps only the latter, so a
+        // page or health check never looks for a file first.
+        router.add(middleware: FileMiddleware(configuration.publicDirectory, urlBasePath: "/assets", logger: logger))
         return router
     }
 
