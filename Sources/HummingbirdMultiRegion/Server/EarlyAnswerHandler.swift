@@ -83,12 +83,17 @@ public final class EarlyAnswerHandler: ChannelDuplexHandler, RemovableChannelHan
 
     /// Marks an answer sent before its request's body ended, so the connection closes after it.
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch (state, unwrapOutboundIn(data)) {
-        case (.receivingBody, .head(var head)):
+        // Most responses go out after their request ended (`idle`): they pass as they are,
+        // without being unwrapped.
+        switch state {
+        case .receivingBody:
+            guard case .head(var head) = unwrapOutboundIn(data) else { break }
             state = .answeredEarly
             head.headerFields[.connection] = "close"
             context.write(wrapOutboundOut(.head(head)), promise: promise)
-        case (.answeredEarly, .end):
+            return
+        case .answeredEarly:
+            guard case .end = unwrapOutboundIn(data) else { break }
             state = .draining(bytesLeft: lingerLimit)
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             let written = context.eventLoop.makePromise(of: Void.self)
@@ -105,9 +110,11 @@ public final class EarlyAnswerHandler: ChannelDuplexHandler, RemovableChannelHan
                 handler.close(context, evenIfUnwritten: true)
             }
             context.read()
-        default:
-            context.write(data, promise: promise)
+            return
+        case .idle, .draining, .closed:
+            break
         }
+        context.write(data, promise: promise)
     }
 
     /// Fails nothing: pending work ends with the channel.
