@@ -109,7 +109,7 @@ struct AppDependencies: Sendable {
     }
 
     /// The answer for a request that ran out of time: a 503 page that asks to retry (made on
-    /// the request's connection by `RequestDeadlineHandler`, while the work goes on).
+    /// the request's connection by `EarlyAnswerHandler`, while the work goes on).
     @Sendable func deadlineAnswer(_ request: HTTPRequest) -> (HTTPResponse, ByteBuffer) {
         metrics.requestDeadlineExceeded()
         let path = request.path.map { $0.prefix { $0 != "?" } } ?? ""
@@ -144,9 +144,9 @@ func buildApplication(_ dependencies: AppDependencies, router: Router<AppRequest
     let responder = AppResponderBuilder(router: router, dependencies: dependencies)
     var app = Application(
         router: responder,
-        server: .http1WithEarlyAnswers(requestDeadline: {
-            RequestDeadlineHandler(timeout: configuration.requestTimeout, timers: dependencies.deadlines, answer: dependencies.deadlineAnswer)
-        }),
+        server: .http1WithEarlyAnswers(
+            requestDeadline: RequestDeadline(timeout: configuration.requestTimeout, timers: dependencies.deadlines, answer: dependencies.deadlineAnswer)
+        ),
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port),
             serverName: "users"
@@ -181,7 +181,7 @@ struct AppResponderBuilder: HTTPResponderBuilder {
 /// What must hold for every request, around the router: the record of work in flight,
 /// `_method` (applied before routing, which picks a route by method before any router
 /// middleware runs), and the security headers. The request deadline is kept on the
-/// connection (`RequestDeadlineHandler`), which needs no task per request.
+/// connection (`EarlyAnswerHandler`), which needs no task per request.
 ///
 /// One concrete type with one frame: Hummingbird calls its responder through generic code of
 /// its own module, and each responder wrapped around another is one more async frame and

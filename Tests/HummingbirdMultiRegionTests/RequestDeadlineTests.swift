@@ -12,7 +12,7 @@ import MultiRegion
 /// The request deadline on a bare Hummingbird server over real HTTP, through the public
 /// builder `http1WithEarlyAnswers(requestDeadline:)`.
 @Suite("The request deadline, kept on the connection", .timeLimit(.minutes(1)))
-struct RequestDeadlineHandlerTests {
+struct RequestDeadlineTests {
     static let deadline = Duration.milliseconds(300)
 
     /// Runs `test` against a server whose routes hang, answer late, answer in time, or stream
@@ -29,6 +29,10 @@ struct RequestDeadlineHandlerTests {
             return "late"
         }
         router.get("/quick") { _, _ in "quick" }
+        router.get("/slow") { _, _ -> String in
+            try await Task.sleep(for: Self.deadline * 2 / 3)
+            return "slow"
+        }
         router.get("/stream") { _, _ -> Response in
             Response(status: .ok, body: ResponseBody { writer in
                 for part in ["one ", "two ", "three"] {
@@ -41,13 +45,13 @@ struct RequestDeadlineHandlerTests {
         let timers = DeadlineTimers(eventLoop: MultiThreadedEventLoopGroup.singleton.next())
         let app = Application(
             router: router,
-            server: .http1WithEarlyAnswers(requestDeadline: {
-                RequestDeadlineHandler(timeout: Self.deadline, timers: timers) { request in
+            server: .http1WithEarlyAnswers(
+                requestDeadline: RequestDeadline(timeout: Self.deadline, timers: timers) { request in
                     var head = HTTPResponse(status: .serviceUnavailable)
                     head.headerFields[.retryAfter] = "5"
                     return (head, ByteBuffer(string: "too slow: \(request.path ?? "")"))
                 }
-            }),
+            ),
             configuration: .init(address: .hostname("127.0.0.1", port: 0))
         )
         try await app.test(.ahc(.http)) { client in
@@ -86,6 +90,28 @@ struct RequestDeadlineHandlerTests {
                 let quick = try await client.execute(uri: "/quick", method: .get)
                 #expect(quick.status == .ok && String(buffer: quick.body) == "quick")
             }
+        }
+    }
+
+    @Test("A request that follows others on a keep-alive connection has its whole deadline")
+    func laterRequestOnBusyConnection() async throws {
+        try await withServer { client in
+            // Quick requests for most of a deadline: the connection's timer is set by the first.
+            let run = ContinuousClock.now
+            while ContinuousClock.now - run < Self.deadline * 2 / 3 {
+                let quick = try await client.execute(uri: "/quick", method: .get)
+                #expect(quick.status == .ok)
+            }
+            // Work that takes two thirds of the deadline, on the same connection, is not cut
+            // short by the timer the first request set.
+            let started = ContinuousClock.now
+            let slow = try await client.execute(uri: "/slow", method: .get)
+            #expect(slow.status == .ok && String(buffer: slow.body) == "slow")
+            // Work that never ends is answered a whole deadline after it began.
+            let hang = try await client.execute(uri: "/hang", method: .get)
+            let elapsed = ContinuousClock.now - started
+            #expect(hang.status == .serviceUnavailable)
+            #expect(elapsed >= Self.deadline * 5 / 3 && elapsed < .seconds(3))
         }
     }
 
