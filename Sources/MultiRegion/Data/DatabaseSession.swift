@@ -31,6 +31,10 @@ public final class DatabaseSession: Sendable {
         var mayBeStale = false
     }
 
+    /// A call's work on its connection, whatever it returns.
+    @usableFromInline
+    typealias Body = @Sendable (PostgresConnection) async throws -> any Sendable
+
     private let database: MultiRegionDatabase
     private let state: Mutex<State>
 
@@ -73,7 +77,15 @@ public final class DatabaseSession: Sendable {
     /// - Returns: What `body` returned.
     /// - Throws: ``MultiRegionError/primaryUnavailable`` or ``MultiRegionError/replicaUnavailable``
     ///   when no server could answer in time, or `body`'s own error.
+    @inlinable
     public func read<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
+        // Not generic below this line (see `withHardTimeout`); the value comes back as `body`
+        // returned it, so the cast cannot fail. Likewise in the calls that follow.
+        try await read(erased: body) as! Result
+    }
+
+    @usableFromInline
+    func read(erased body: @escaping Body) async throws -> any Sendable {
         let role = readRole
         do {
             return try await call(role, body)
@@ -104,7 +116,13 @@ public final class DatabaseSession: Sendable {
     /// latest state (the current version in a conflict).
     ///
     /// - Parameter body: The read.
+    @inlinable
     public func readPrimary<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await readPrimary(erased: body) as! Result
+    }
+
+    @usableFromInline
+    func readPrimary(erased body: @escaping Body) async throws -> any Sendable {
         do {
             return try await call(.primary, body)
         } catch where Self.isOutOfReach(error) {
@@ -122,14 +140,19 @@ public final class DatabaseSession: Sendable {
     /// - Parameter body: The writes, on one connection.
     /// - Returns: What `body` returned.
     /// - Throws: ``MultiRegionError/primaryUnavailable``, or `body`'s error (nothing recorded).
+    @inlinable
     public func write<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await write(erased: body) as! Result
+    }
+
+    @usableFromInline
+    func write(erased body: @escaping Body) async throws -> any Sendable {
         let logger = database.logger
-        let (result, lsn) = try await primaryCall { connection in
+        let written = try await primaryCall { connection -> any Sendable in
             let result = try await body(connection)
-            return (result, try await connection.currentWALPosition(logger: logger))
+            return Written(result: result, position: try await connection.currentWALPosition(logger: logger))
         }
-        record(lsn)
-        return result
+        return record(written)
     }
 
     /// Runs `body` in a transaction on the primary, then records the WAL position after the
@@ -138,11 +161,17 @@ public final class DatabaseSession: Sendable {
     /// - Parameter body: The transaction's statements.
     /// - Returns: What `body` returned.
     /// - Throws: ``MultiRegionError/primaryUnavailable``, or the transaction's error.
+    @inlinable
     public func transaction<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await transaction(erased: body) as! Result
+    }
+
+    @usableFromInline
+    func transaction(erased body: @escaping Body) async throws -> any Sendable {
         let logger = database.logger
-        let (result, lsn) = try await primaryCall { connection in
+        let written = try await primaryCall { connection -> any Sendable in
             try await connection.run("BEGIN", logger: logger)
-            let result: Result
+            let result: any Sendable
             do {
                 result = try await body(connection)
                 try await connection.run("COMMIT", logger: logger)
@@ -150,10 +179,9 @@ public final class DatabaseSession: Sendable {
                 try? await connection.run("ROLLBACK", logger: logger)
                 throw error
             }
-            return (result, try await connection.currentWALPosition(logger: logger))
+            return Written(result: result, position: try await connection.currentWALPosition(logger: logger))
         }
-        record(lsn)
-        return result
+        return record(written)
     }
 
     // MARK: - Calls
@@ -164,7 +192,7 @@ public final class DatabaseSession: Sendable {
         !(error is MultiRegionError) && PostgresErrors.isUnavailable(error)
     }
 
-    private func primaryCall<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
+    private func primaryCall(_ body: @escaping Body) async throws -> any Sendable {
         do {
             return try await call(.primary, body)
         } catch where Self.isOutOfReach(error) {
@@ -174,7 +202,7 @@ public final class DatabaseSession: Sendable {
 
     /// One call on `role` within the database timeout, recorded: its duration and outcome, and
     /// that it holds (or waits for) a connection meanwhile.
-    private func call<Result: Sendable>(_ role: DatabaseRole, _ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
+    private func call(_ role: DatabaseRole, _ body: @escaping Body) async throws -> any Sendable {
         let server = database.server(for: role)
         let pool = database.pool(for: role)
         let metrics = database.metrics
@@ -183,8 +211,8 @@ public final class DatabaseSession: Sendable {
         defer { metrics.databaseCallsInFlight(role: server, change: -1) }
         do {
             let logger = database.logger
-            let result = try await withDatabaseTimeout(database.configuration.databaseTimeout, timers: database.timers) {
-                try await pool.withConnection { connection in
+            let result = try await withErasedDatabaseTimeout(database.configuration.databaseTimeout, timers: database.timers, operation: {
+                try await pool.withConnection { connection -> any Sendable in
                     guard server == .primary else { return try await body(connection) }
                     do {
                         return try await body(connection)
@@ -193,7 +221,7 @@ public final class DatabaseSession: Sendable {
                         throw MultiRegionError.primaryReadOnly(inRecovery: try await Self.isInRecovery(connection, logger: logger))
                     }
                 }
-            }
+            })
             metrics.queryFinished(role: server, outcome: .ok, after: .now - started)
             state.withLock { $0.answeredBy = server }
             return result
@@ -203,11 +231,22 @@ public final class DatabaseSession: Sendable {
         }
     }
 
-    private func record(_ lsn: LSN?) {
-        guard let lsn else { return }
-        state.withLock { state in
-            state.lastWrite = max(state.lastWrite ?? lsn, lsn)
+    /// What a write's call returns: the body's result and the primary's position after it.
+    private struct Written: Sendable {
+        let result: any Sendable
+        let position: LSN?
+    }
+
+    /// Records a write's position; returns its body's result.
+    private func record(_ written: any Sendable) -> any Sendable {
+        // `write` and `transaction` make the call return a `Written`.
+        let written = written as! Written
+        if let lsn = written.position {
+            state.withLock { state in
+                state.lastWrite = max(state.lastWrite ?? lsn, lsn)
+            }
         }
+        return written.result
     }
 
     private static func isInRecovery(_ connection: PostgresConnection, logger: Logger) async throws -> Bool {

@@ -80,12 +80,22 @@ public struct DatabaseTimeout: Error, CustomStringConvertible {
 /// PostgresNIO's pool has no lease timeout of its own, a server that accepts a connection and
 /// then stalls would otherwise hold a request forever, and a query sent on a connection that
 /// closed as it was leased never completes and ignores cancellation.
+@inlinable
 public func withDatabaseTimeout<Result: Sendable>(
     _ timeout: Duration,
     timers: DeadlineTimers,
     _ operation: @escaping @Sendable () async throws -> Result
 ) async throws -> Result {
     try await withHardTimeout(timeout, timers: timers, timeoutError: { DatabaseTimeout(after: timeout) }, operation: operation)
+}
+
+/// `withDatabaseTimeout` for any value, for callers that are not generic.
+func withErasedDatabaseTimeout(
+    _ timeout: Duration,
+    timers: DeadlineTimers,
+    operation: @escaping @Sendable () async throws -> any Sendable
+) async throws -> any Sendable {
+    try await withErasedHardTimeout(timeout, timers: timers, timeoutError: { DatabaseTimeout(after: timeout) }, operation: operation)
 }
 
 extension PostgresConnection {

@@ -16,13 +16,28 @@ import Synchronization
 /// the timer) only once that task first suspends. The bound is on waiting: a stretch of
 /// synchronous work that never suspends runs to its end first, as it would hold any thread
 /// of the cooperative pool.
+@inlinable
 public func withHardTimeout<Success: Sendable>(
     _ timeout: Duration,
     timers: DeadlineTimers,
     timeoutError: @escaping @Sendable () -> any Error,
     operation: @escaping @Sendable () async throws -> Success
 ) async throws -> Success {
-    let race = Race<Success>(timers: timers)
+    // The race below is not generic: code that is not specialised for `Success` would look up
+    // the metadata of every generic type it uses, on every call. The value comes back as the
+    // operation returned it, so the cast cannot fail.
+    try await withErasedHardTimeout(timeout, timers: timers, timeoutError: timeoutError, operation: operation) as! Success
+}
+
+/// `withHardTimeout` for any value: the race itself, not generic.
+@usableFromInline
+func withErasedHardTimeout(
+    _ timeout: Duration,
+    timers: DeadlineTimers,
+    timeoutError: @escaping @Sendable () -> any Error,
+    operation: @escaping @Sendable () async throws -> any Sendable
+) async throws -> any Sendable {
+    let race = Race(timers: timers)
     // The operation starts at once on this thread and leaves it only at its first real
     // suspension. Work that never suspends (a health check, a page from memory) has its
     // outcome here already: no hop to another thread, no continuation, no timer.
@@ -39,11 +54,10 @@ public func withHardTimeout<Success: Sendable>(
     return try await withTaskCancellationHandler {
         // Unsafe (no checking canary to allocate): `Race` resumes it exactly once.
         try await withUnsafeThrowingContinuation { continuation in
-            race.begin(continuation)
             let timer = timers.schedule(in: timeout) {
                 race.finish(.failure(timeoutError()), cancellingOperation: true)
             }
-            race.attach(task, timer)
+            race.wait(continuation, task: task, timer: timer)
         }
     } onCancel: {
         race.finish(.failure(CancellationError()), cancellingOperation: true)
@@ -52,10 +66,12 @@ public func withHardTimeout<Success: Sendable>(
 
 /// The shared state of one `withHardTimeout` call: the first outcome wins, later ones are
 /// dropped, and the caller's continuation is resumed exactly once.
-private final class Race<Success: Sendable>: Sendable {
+private final class Race: Sendable {
+    typealias Outcome = Result<any Sendable, any Error>
+
     private struct State {
-        var continuation: UnsafeContinuation<Success, any Error>?
-        var outcome: Result<Success, any Error>?
+        var continuation: UnsafeContinuation<any Sendable, any Error>?
+        var outcome: Outcome?
         var cancelsOperation = false
         var task: Task<Void, Never>?
         var timer: DeadlineTimers.Timer?
@@ -68,39 +84,31 @@ private final class Race<Success: Sendable>: Sendable {
         self.timers = timers
     }
 
-    /// Stores the caller's continuation, or resumes it at once if an outcome is already known
-    /// (the operation ended, or the caller was cancelled, before it got here).
-    func begin(_ continuation: UnsafeContinuation<Success, any Error>) {
-        let outcome = state.withLock { state in
-            if state.outcome == nil { state.continuation = continuation }
-            return state.outcome
-        }
-        if let outcome { continuation.resume(with: outcome) }
-    }
-
     /// The outcome, if the operation already ended (before anybody waited for it).
-    var outcomeIfFinished: Result<Success, any Error>? {
+    var outcomeIfFinished: Outcome? {
         state.withLock { $0.outcome }
     }
 
-    /// Hands over the operation's task and the timer, so the winner can stop the losers.
-    func attach(_ task: Task<Void, Never>, _ timer: DeadlineTimers.Timer) {
-        let (finished, cancelsOperation) = state.withLock { state in
-            if state.outcome == nil {
-                state.task = task
-                state.timer = timer
-            }
-            return (state.outcome != nil, state.cancelsOperation)
+    /// Stores the caller's continuation with the operation's task and the timer, so the winner
+    /// can stop the losers; or, if an outcome is already known (the operation ended, or the
+    /// caller was cancelled, before it got here), resumes it at once and stops the losers.
+    func wait(_ continuation: UnsafeContinuation<any Sendable, any Error>, task: Task<Void, Never>, timer: DeadlineTimers.Timer) {
+        let finished = state.withLock { state -> (Outcome, cancelsOperation: Bool)? in
+            if let outcome = state.outcome { return (outcome, state.cancelsOperation) }
+            state.continuation = continuation
+            state.task = task
+            state.timer = timer
+            return nil
         }
-        if finished {
-            timers.cancel(timer)
-            if cancelsOperation { task.cancel() }
-        }
+        guard let (outcome, cancelsOperation) = finished else { return }
+        continuation.resume(with: outcome)
+        timers.cancel(timer)
+        if cancelsOperation { task.cancel() }
     }
 
     /// Records the first outcome and resumes the caller with it; later calls do nothing.
-    func finish(_ outcome: Result<Success, any Error>, cancellingOperation: Bool) {
-        let taken = state.withLock { state -> (UnsafeContinuation<Success, any Error>?, Task<Void, Never>?, DeadlineTimers.Timer?)? in
+    func finish(_ outcome: Outcome, cancellingOperation: Bool) {
+        let taken = state.withLock { state -> (UnsafeContinuation<any Sendable, any Error>?, Task<Void, Never>?, DeadlineTimers.Timer?)? in
             guard state.outcome == nil else { return nil }
             state.outcome = outcome
             state.cancelsOperation = cancellingOperation
