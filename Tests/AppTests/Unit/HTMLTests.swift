@@ -70,6 +70,9 @@ struct TimestampTests {
         #expect(Timestamp.readable(date) == "22 Nov 2026, 02:51:16 UTC")
         #expect(Timestamp.iso8601(Date(timeIntervalSince1970: 951_782_400)) == "2000-02-29T00:00:00Z")
         #expect(Timestamp.iso8601(Date(timeIntervalSince1970: -1)) == "1969-12-31T23:59:59Z")
+        let early = Date(timeIntervalSince1970: 1_767_582_245)  // 2026-01-05 03:04:05 UTC
+        #expect(Timestamp.iso8601(early) == "2026-01-05T03:04:05Z")
+        #expect(Timestamp.readable(early) == "5 Jan 2026, 03:04:05 UTC")
     }
 }
 
