@@ -35,6 +35,8 @@ public struct MultiRegionRequestState: Sendable {
     public internal(set) var replayFailure: FlyReplay.Failure?
     /// How long this request waited for the replica to replay the reader's own write.
     public internal(set) var replicationWait: Duration?
+    /// Whether Fly's facts about the request have been read (`readFlyFacts(from:)`).
+    public internal(set) var hasFlyFacts = false
 
     /// An empty state, for a context's initializer.
     public init() {}

@@ -27,9 +27,13 @@ public struct FlyRequestMiddleware<Context: MultiRegionRequestContext>: RouterMi
 }
 
 extension MultiRegionRequestState {
-    /// Fills in what Fly's proxy (or the local edge) says about `request`.
-    @usableFromInline
-    mutating func readFlyFacts(from request: Request) {
+    /// Fills in what Fly's proxy (or the local edge) says about `request`: what
+    /// ``FlyRequestMiddleware`` does, for an app whose own responder wraps every request in one
+    /// step. ``MultiRegionMiddleware`` does not read them again.
+    ///
+    /// - Parameter request: The request as the proxy passed it on.
+    public mutating func readFlyFacts(from request: Request) {
+        hasFlyFacts = true
         let headers = request.headers
         if headers[FlyReplay.sourceHeader] != nil {
             replayedFrom = FlyReplay.source(of: request).map { $0["region"] ?? "another region" }

@@ -1,18 +1,21 @@
+public import Crypto
 public import Hummingbird
 public import MultiRegion
 
 /// Everything a page needs, in one middleware: Fly's request facts, write routing, read
-/// routing and read-your-writes, in that order.
+/// routing and read-your-writes, in that order, in one step of the request (each middleware
+/// of a chain is one more asynchronous call and copy of the context on every request).
 ///
 /// ```swift
 /// let pages = router.group().add(middleware: MultiRegionMiddleware(database: database, cookieKey: key))
 /// ```
 ///
-/// Apps that put their own middleware between these (error pages that show the edge region,
-/// a cross-site check before write routing) add ``FlyRequestMiddleware``,
-/// ``WriteRoutingMiddleware`` and ``ReadRoutingMiddleware`` one by one instead.
+/// Fly's facts are read here unless something before it read them already (an app's own
+/// responder, with `MultiRegionRequestState.readFlyFacts(from:)`, or
+/// ``FlyRequestMiddleware``), so error pages outside it can show them too. Apps that put their
+/// own middleware between write routing and read routing add ``WriteRoutingMiddleware`` and
+/// ``ReadRoutingMiddleware`` one by one instead.
 public struct MultiRegionMiddleware<Context: MultiRegionRequestContext>: RouterMiddleware {
-    @usableFromInline let facts = FlyRequestMiddleware<Context>()
     @usableFromInline let writes: WriteRoutingMiddleware<Context>
     @usableFromInline let reads: ReadRoutingMiddleware<Context>
 
@@ -38,12 +41,11 @@ public struct MultiRegionMiddleware<Context: MultiRegionRequestContext>: RouterM
     /// Reads Fly's facts, routes a write, then chooses the database for reads, in that order.
     @inlinable
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        try await facts.handle(request, context: context) { request, context in
-            try await writes.handle(request, context: context) { request, context in
-                try await reads.handle(request, context: context, next: next)
-            }
+        var context = context
+        if !context.multiRegion.hasFlyFacts { context.multiRegion.readFlyFacts(from: request) }
+        if try writes.database.mustRouteWrite(request, kind: writes.kind) {
+            return try await writes.database.routeWrite(request, state: context.multiRegion)
         }
+        return try await reads.routing.respond(to: request, context: context, next: next)
     }
 }
-
-public import Crypto

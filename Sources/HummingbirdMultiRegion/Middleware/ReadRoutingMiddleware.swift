@@ -32,19 +32,7 @@ public struct ReadRoutingMiddleware<Context: MultiRegionRequestContext>: RouterM
     /// the read-your-writes cookie after a write.
     @inlinable
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var context = context
-        let plan = await routing.plan(request, state: context.multiRegion)
-        if let early = try plan.early() { return early }
-        context.multiRegion.follow(plan)
-        var response: Response
-        do {
-            response = try await next(request, context)
-        } catch where routing.isCapturedWrite(error, plan) {
-            if let replay = try routing.captured(context.multiRegion, plan, logger: context.logger) { return replay }
-            response = try await next(request, context)
-        }
-        routing.finish(&response, plan)
-        return response
+        try await routing.respond(to: request, context: context, next: next)
     }
 }
 
@@ -52,7 +40,7 @@ public struct ReadRoutingMiddleware<Context: MultiRegionRequestContext>: RouterM
 @usableFromInline
 struct ReadRouting: Sendable {
     let database: MultiRegionDatabase
-    let readYourWrites: ReadYourWrites
+    @usableFromInline let readYourWrites: ReadYourWrites
     let kind: RouteKind
 
     /// What the routing decided before the handler runs.
@@ -73,46 +61,112 @@ struct ReadRouting: Sendable {
         }
     }
 
-    @usableFromInline
-    func plan(_ request: Request, state: MultiRegionRequestState) async -> Plan {
+    /// Chooses the database for the request's reads, runs the request with its session, and
+    /// sets or drops the read-your-writes cookie afterwards: the work of both
+    /// ``ReadRoutingMiddleware`` and ``MultiRegionMiddleware``.
+    @inlinable
+    func respond<Context: MultiRegionRequestContext>(
+        to request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        var context = context
         let position = readYourWrites.position(in: request)
-        let metrics = database.metrics
+        // Most requests need no wait (the replica's status is known and they carry no position
+        // to wait for): they are routed without a step of their own.
+        let plan: Plan
+        if let immediate = immediatePlan(request, state: context.multiRegion, position: position) {
+            plan = immediate
+        } else {
+            plan = await waitingPlan(request, state: context.multiRegion, position: position)
+        }
+        if let early = try plan.early() { return early }
+        context.multiRegion.follow(plan)
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch where isCapturedWrite(error, plan) {
+            if let replay = try captured(context.multiRegion, plan, logger: context.logger) { return replay }
+            response = try await next(request, context)
+        }
+        finish(&response, plan)
+        return response
+    }
+
+    /// The plan, when it can be made without waiting: there is no replica, or the tracker has
+    /// polled it and the request carries no position to wait for (or the replica is down).
+    /// `nil` when the plan must wait.
+    @usableFromInline
+    func immediatePlan(_ request: Request, state: MultiRegionRequestState, position: ReadYourWrites.Position) -> Plan? {
         guard let tracker = database.tracker else {
             // The primary has every write; the cookie has nothing left to do.
             return Plan(session: database.session(readingFrom: .primary), answer: nil, replicationWait: nil, clearsCookie: position != .none)
         }
-        let isWrite = kind.writes(request.method)
-        // A GET that writes reads what it writes; other writes read the replica, like any page.
-        let session = database.session(readingFrom: kind == .writes ? .primary : .replica)
-        func replaying(_ reason: FlyReplay.Reason, waited: Duration? = nil) -> Plan {
-            Plan(session: session, answer: Result { try database.replay(state, reason: reason) }, replicationWait: waited, clearsCookie: false)
+        guard let status = tracker.status else { return nil }
+        if status.isReachable, !kind.writes(request.method), case .written = position { return nil }
+        return plan(request, state: state, status: status, position: position)
+    }
+
+    /// The plan, after waiting for the tracker's first poll, and for the replica to replay the
+    /// reader's own write (bounded by `READ_YOUR_WRITES_TIMEOUT`).
+    @usableFromInline
+    func waitingPlan(_ request: Request, state: MultiRegionRequestState, position: ReadYourWrites.Position) async -> Plan {
+        guard let tracker = database.tracker else {
+            return Plan(session: database.session(readingFrom: .primary), answer: nil, replicationWait: nil, clearsCookie: position != .none)
         }
-        let status = await tracker.firstStatus()
-        if !status.isReachable {
-            if database.replaysToPrimary(state) { return replaying(.replicaDown) }
-            session.readFromPrimary()
-            metrics.readFellBackToPrimary(.replicaDown)
-            return Plan(session: session, answer: nil, replicationWait: nil, clearsCookie: false)
-        }
-        if !isWrite, case .written(let lsn) = position {
+        return await plan(request, state: state, status: tracker.firstStatus(), position: position, waitingWith: tracker)
+    }
+
+    /// The plan given the replica's status; waits for the reader's own write only with `tracker`.
+    private func plan(
+        _ request: Request,
+        state: MultiRegionRequestState,
+        status: ReplicaStatus,
+        position: ReadYourWrites.Position,
+        waitingWith tracker: ReplicaTracker
+    ) async -> Plan {
+        if status.isReachable, !kind.writes(request.method), case .written(let lsn) = position {
             let outcome = await tracker.waitUntilReplayed(lsn, timeout: database.configuration.readYourWritesTimeout)
-            metrics.readYourWritesWait(outcome)
+            database.metrics.readYourWritesWait(outcome)
+            let session = newSession()
             switch outcome {
             case .alreadyReplayed:
                 return Plan(session: session, answer: nil, replicationWait: nil, clearsCookie: true)
             case .caughtUp(let waited):
                 return Plan(session: session, answer: nil, replicationWait: waited, clearsCookie: true)
             case .timedOut(let waited):
-                if database.replaysToPrimary(state) { return replaying(.stale, waited: waited) }
+                if database.replaysToPrimary(state) { return replaying(.stale, session: session, state: state, waited: waited) }
                 // After a failed replay the primary may be out of reach: then the replica's
                 // answer, flagged as possibly older than the reader's write, beats an error.
                 session.readFromPrimary(orElseReplica: state.replayFailure != nil)
-                metrics.readFellBackToPrimary(.stale)
+                database.metrics.readFellBackToPrimary(.stale)
                 return Plan(session: session, answer: nil, replicationWait: waited, clearsCookie: false)
             }
         }
+        return plan(request, state: state, status: status, position: position)
+    }
+
+    /// The plan for a request that waits for nothing, given the replica's status.
+    private func plan(_ request: Request, state: MultiRegionRequestState, status: ReplicaStatus, position: ReadYourWrites.Position) -> Plan {
+        let session = newSession()
+        if !status.isReachable {
+            if database.replaysToPrimary(state) { return replaying(.replicaDown, session: session, state: state) }
+            session.readFromPrimary()
+            database.metrics.readFellBackToPrimary(.replicaDown)
+            return Plan(session: session, answer: nil, replicationWait: nil, clearsCookie: false)
+        }
         // A malformed or forged cookie is ignored, and dropped.
         return Plan(session: session, answer: nil, replicationWait: nil, clearsCookie: position == .invalid)
+    }
+
+    /// A session for a request behind a replica: a GET that writes reads what it writes; other
+    /// writes read the replica, like any page.
+    private func newSession() -> DatabaseSession {
+        database.session(readingFrom: kind == .writes ? .primary : .replica)
+    }
+
+    private func replaying(_ reason: FlyReplay.Reason, session: DatabaseSession, state: MultiRegionRequestState, waited: Duration? = nil) -> Plan {
+        Plan(session: session, answer: Result { try database.replay(state, reason: reason) }, replicationWait: waited, clearsCookie: false)
     }
 
     /// Whether the handler failed because the replica refused a write hidden in a read.

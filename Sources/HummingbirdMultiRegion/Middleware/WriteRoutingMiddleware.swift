@@ -27,21 +27,31 @@ public struct WriteRoutingMiddleware<Context: MultiRegionRequestContext>: Router
     /// with a replay (or the failure of one); runs every other request.
     @inlinable
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if let replay = try await database.routeWrite(request, kind: kind, state: context.multiRegion) { return replay }
+        if try database.mustRouteWrite(request, kind: kind) {
+            return try await database.routeWrite(request, state: context.multiRegion)
+        }
         return try await next(request, context)
     }
 }
 
 extension MultiRegionDatabase {
-    /// The answer for a request that must not run here (a replay, a failure), or `nil` to go on.
+    /// Whether `request` writes and must run in the primary region, where this instance is not:
+    /// the write routing has to answer it (`routeWrite`). Decided without waiting, so a read
+    /// pays no step of its own here.
+    ///
+    /// - Throws: 413 for a declared body larger than Fly can replay, in every region.
     @usableFromInline
-    func routeWrite(_ request: Request, kind: RouteKind, state: MultiRegionRequestState) async throws -> Response? {
+    func mustRouteWrite(_ request: Request, kind: RouteKind) throws -> Bool {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > FlyReplay.maximumReplayableBody {
             throw HTTPError(.contentTooLarge)
         }
-        guard kind.writes(request.method), configuration.writeMode == .replay, !regions.isPrimaryRegion else {
-            return nil
-        }
+        return kind.writes(request.method) && configuration.writeMode == .replay && !regions.isPrimaryRegion
+    }
+
+    /// The answer for a write that `mustRouteWrite` says must not run here: a replay, or the
+    /// failure of one.
+    @usableFromInline
+    func routeWrite(_ request: Request, state: MultiRegionRequestState) async throws -> Response {
         if let failure = state.replayFailure {
             throw MultiRegionError.replayFailed(primaryRegion: regions.primaryRegion, reason: failure.reason, waited: failure.elapsed)
         }

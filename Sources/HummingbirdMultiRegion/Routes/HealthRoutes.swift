@@ -1,4 +1,5 @@
 public import Hummingbird
+import HTTPTypes
 public import MultiRegion
 
 /// Liveness and readiness for Fly's checks: `GET /healthz` and `GET /readyz`.
@@ -33,9 +34,15 @@ public struct HealthRoutes<Context: RequestContext>: Sendable {
     }
 
     private static func text(_ status: HTTPResponse.Status, _ body: String) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "text/plain; charset=utf-8"
-        headers[.cacheControl] = "no-store"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+        Response(status: status, headers: HTTPFields(HealthHeaders.fields), body: .init(byteBuffer: ByteBuffer(string: body)))
     }
+}
+
+/// The headers of every health answer, made once (a generic type cannot hold a stored
+/// `static let`).
+private enum HealthHeaders {
+    static let fields = [
+        HTTPField(name: .contentType, value: "text/plain; charset=utf-8"),
+        HTTPField(name: .cacheControl, value: "no-store"),
+    ]
 }
