@@ -64,13 +64,11 @@ struct AppDependencies: Sendable {
     func buildRouter(addPages: (RouterGroup<AppRequestContext>) -> Void = { _ in }) -> Router<AppRequestContext> {
         let signer = CookieSigner(key: configuration.cookieKey)
 
+        // What every request needs (Fly's facts, the region and security headers, the metrics
+        // and log line) is `AppResponder`'s, around this router, in one step; the error pages
+        // are the router's one middleware (the router answers the errors that reach it).
         let router = Router(context: AppRequestContext.self)
-        // Every response: the region header, the metrics and log line, HTML error pages.
-        router.add(middleware: RegionHeaderMiddleware(region: configuration.regions.region))
-        router.add(middleware: RequestReportMiddleware(metrics: metrics))
-        router.add(middleware: FlyRequestMiddleware())
         router.add(middleware: ErrorPageMiddleware(renderer: renderer))
-
         HealthRoutes(database: database).addRoutes(to: router)
         // The live pages' streams: GETs that stay in this region (never replayed), so they
         // skip the pages' write routing and read-your-writes.
@@ -78,13 +76,12 @@ struct AppDependencies: Sendable {
         // Browsers that do not read the page's icon link ask here.
         router.get("/favicon.ico") { _, _ in Response.redirect(to: "/assets/favicon.svg", type: .permanent) }
 
-        // The pages: flash messages, cross-site form check, write routing, then the choice of
-        // database for reads.
+        // The pages: flash messages, cross-site form check, then write routing, the choice of
+        // database for reads and read-your-writes.
         let pages = router.group()
             .add(middleware: FlashMiddleware(flash: Flash(signer: signer)))
             .add(middleware: CrossSiteWriteMiddleware())
-            .add(middleware: WriteRoutingMiddleware(database: database))
-            .add(middleware: ReadRoutingMiddleware(database: database, readYourWrites: ReadYourWrites(key: configuration.cookieKey)))
+            .add(middleware: MultiRegionMiddleware(database: database, cookieKey: configuration.cookieKey))
         UsersController(accounts: PostgresAccounts(logger: logger), renderer: renderer, flash: Flash(signer: signer), feed: feed)
             .addRoutes(to: pages)
         addPages(pages)
@@ -125,7 +122,7 @@ struct AppDependencies: Sendable {
         response.headerFields[.contentType] = "text/html; charset=utf-8"
         response.headerFields[.cacheControl] = "no-store"
         response.headerFields[.retryAfter] = "5"
-        response.headerFields[RegionHeaderMiddleware<AppRequestContext>.header] = configuration.regions.region
+        response.headerFields[AppResponder.servedRegion] = configuration.regions.region
         SecurityHeaders.secure(&response.headerFields, overHTTPS: SecurityHeaders.isHTTPS(request.headerFields))
         return (response, ByteBuffer(bytes: html.utf8))
     }
@@ -147,10 +144,9 @@ func buildApplication(_ dependencies: AppDependencies, router: Router<AppRequest
         server: .http1WithEarlyAnswers(
             requestDeadline: RequestDeadline(timeout: configuration.requestTimeout, timers: dependencies.deadlines, answer: dependencies.deadlineAnswer)
         ),
-        configuration: .init(
-            address: .hostname(configuration.host, port: configuration.port),
-            serverName: "users"
-        ),
+        // No `serverName:`: `AppResponder` adds `Server: users` with its other fields, made
+        // once (Hummingbird sets it by name on every response, a look-up and a check of the text).
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
         eventLoopGroupProvider: .shared(dependencies.eventLoopGroup),
         logger: dependencies.logger
     )
@@ -166,41 +162,4 @@ func buildApplication(_ dependencies: AppDependencies, router: Router<AppRequest
         )
     }
     return app
-}
-
-/// Builds `AppResponder` around the router.
-struct AppResponderBuilder: HTTPResponderBuilder {
-    let router: Router<AppRequestContext>
-    let dependencies: AppDependencies
-
-    func buildResponder() -> AppResponder {
-        AppResponder(router: router.buildResponder(), inFlight: dependencies.inFlight)
-    }
-}
-
-/// What must hold for every request, around the router: the record of work in flight,
-/// `_method` (applied before routing, which picks a route by method before any router
-/// middleware runs), and the security headers. The request deadline is kept on the
-/// connection (`EarlyAnswerHandler`), which needs no task per request.
-///
-/// One concrete type with one frame: Hummingbird calls its responder through generic code of
-/// its own module, and each responder wrapped around another is one more async frame and
-/// context copy on every request.
-struct AppResponder: HTTPResponder {
-    typealias Context = AppRequestContext
-
-    let router: Router<AppRequestContext>.Responder
-    let inFlight: InFlightRequests
-
-    func respond(to request: Request, context: Context) async throws -> Response {
-        let id = inFlight.begin(request.method, request.uri.string)
-        defer { inFlight.end(id) }
-        var request = request
-        if MethodOverride.mayOverride(request, maximumBody: FlyReplay.maximumReplayableBody) {
-            request = try await MethodOverride.apply(to: request, maximumBody: FlyReplay.maximumReplayableBody)
-        }
-        var response = try await router.respond(to: request, context: context)
-        SecurityHeaders.secure(&response.headers, overHTTPS: SecurityHeaders.isHTTPS(request.headers))
-        return response
-    }
 }

@@ -29,11 +29,11 @@ final class InFlightRequests: Sendable {
         self.deadline = deadline
     }
 
-    /// Records a request that starts now and returns its id.
-    func begin(_ method: HTTPRequest.Method, _ target: String) -> UInt64 {
+    /// Records a request that started at `started` (now, by default) and returns its id.
+    func begin(_ method: HTTPRequest.Method, _ target: String, at started: ContinuousClock.Instant = .now) -> UInt64 {
         state.withLock { state in
             state.nextID &+= 1
-            state.entries[state.nextID] = Entry(method: method, target: target, started: .now)
+            state.entries[state.nextID] = Entry(method: method, target: target, started: started)
             return state.nextID
         }
     }

@@ -52,7 +52,7 @@ final class AppMetrics: Sendable {
         ).record(1)
     }
 
-    /// A request finished (recorded by `RequestReportMiddleware`).
+    /// A request finished (recorded by `RequestReport`).
     func requestFinished(route: String, method: HTTPRequest.Method, status: HTTPResponse.Status, after duration: Duration) {
         let key = RequestKey(route: route, method: method, status: status.code)
         let found = requestTimers.withLock { timers in

@@ -1,4 +1,5 @@
 import Hummingbird
+import HummingbirdCore
 import HummingbirdMultiRegion
 import MultiRegion
 import Synchronization
@@ -22,9 +23,12 @@ struct AppRequestContext: MultiRegionRequestContext {
         self.coreContext = .init(source: source)
     }
 
-    /// The request's path, for links that come back to this page (set by the error pages'
-    /// middleware, which every page passes).
-    var path = "/users"
+    /// The request's target as sent (set by `AppResponder`, which every request passes).
+    var target: String?
+
+    /// The request's path, for links that come back to this page (worked out only when a page
+    /// needs it).
+    var path: String { target.map { URI($0).path } ?? "/users" }
 
     /// Fly's proxy cannot replay a request over 1 MB, so no write may be larger.
     var maxUploadSize: Int { FlyReplay.maximumReplayableBody }
@@ -32,7 +36,7 @@ struct AppRequestContext: MultiRegionRequestContext {
     var requestDecoder: URLEncodedFormDecoder { URLEncodedFormDecoder() }
 }
 
-/// Facts about a request that outer middleware (the request log) reads after inner code set
+/// Facts about a request that `AppResponder` (the request log) reads after inner code set
 /// them: a reference, because each middleware passes its own copy of the context down.
 final class RequestRecord: Sendable {
     private let role = Mutex<DatabaseRole?>(nil)

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import HTTPTypes
 import Hummingbird
 import HummingbirdMultiRegion
 import MultiRegion
@@ -31,11 +32,14 @@ struct PageRenderer: Sendable {
         let badge = badge(readRole: readRole, context: context)
         context.record?.database = badge.facts.database
         let html = Layout.page(title: title, badge: badge, flash: context.flash, content: content)
-        var headers = HTTPFields()
-        headers[.contentType] = "text/html; charset=utf-8"
-        headers[.cacheControl] = "no-store"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: html.utf8)))
+        return Response(status: status, headers: HTTPFields(Self.headers), body: .init(byteBuffer: ByteBuffer(bytes: html.utf8)))
     }
+
+    /// The headers of every page, made once.
+    private static let headers = [
+        HTTPField(name: .contentType, value: "text/html; charset=utf-8"),
+        HTTPField(name: .cacheControl, value: "no-store"),
+    ]
 
     /// The markup of an error page for a request that never reached the routes (the request
     /// deadline's answer, made on its connection): the badge shows this instance's facts only.

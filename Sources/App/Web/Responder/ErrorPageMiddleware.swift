@@ -7,19 +7,30 @@ import MultiRegion
 ///
 /// Client mistakes get their 4xx page; a database that cannot be reached gets a 503;
 /// anything unexpected is logged once, with details, and becomes a plain 500 page.
+///
+/// It is the router's one middleware, around every route and the answer for a path that
+/// matches none: the router itself turns an `HTTPResponseError` that reaches it into a plain
+/// response. `AppResponder` asks it for the page of an error thrown before routing.
 struct ErrorPageMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 
     let renderer: PageRenderer
 
+    /// Runs the request; answers an error it throws with its page.
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var context = context
-        context.path = request.uri.path
         do {
             return try await next(request, context)
-        } catch let error as HTTPError {
+        } catch {
+            return page(for: error, request: request, context: context)
+        }
+    }
+
+    /// The page for `error`, thrown by `request`.
+    func page(for error: any Error, request: Request, context: Context) -> Response {
+        if let error = error as? HTTPError {
             return page(for: error, context: context)
-        } catch where PostgresErrors.isUnavailable(error) {
+        }
+        if PostgresErrors.isUnavailable(error) {
             context.logger.warning("Database unavailable", metadata: ["error": "\(String(reflecting: error))"])
             let readOnly = if case .primaryReadOnly = error as? MultiRegionError { true } else { false }
             let isWrite = readOnly || RouteKind.byMethod.writes(request.method)
@@ -34,7 +45,8 @@ struct ErrorPageMiddleware: RouterMiddleware {
             )
             response.headers[.retryAfter] = "5"
             return response
-        } catch let error as MultiRegionError {
+        }
+        if let error = error as? MultiRegionError {
             if case .replayFailed = error {
                 context.logger.warning("A replay to the primary region failed; answered 503", metadata: ["error": "\(error)"])
                 var response = renderer.errorPage(.serviceUnavailable, title: "Writes are unavailable", message: error.description, context: context)
@@ -42,20 +54,20 @@ struct ErrorPageMiddleware: RouterMiddleware {
                 return response
             }
             return page(for: HTTPError(error.status, message: error.description), context: context)
-        } catch let error as any HTTPResponseError {
-            return page(for: HTTPError(error.status), context: context)
-        } catch {
-            context.logger.error(
-                "Unexpected error",
-                metadata: ["error": "\(String(reflecting: error))", "method": "\(request.method)", "path": "\(request.uri.path)"]
-            )
-            return renderer.errorPage(
-                .internalServerError,
-                title: "Something went wrong",
-                message: "The page could not be shown because of an error on our side. It has been logged.",
-                context: context
-            )
         }
+        if let error = error as? any HTTPResponseError {
+            return page(for: HTTPError(error.status), context: context)
+        }
+        context.logger.error(
+            "Unexpected error",
+            metadata: ["error": "\(String(reflecting: error))", "method": "\(request.method)", "path": "\(request.uri.path)"]
+        )
+        return renderer.errorPage(
+            .internalServerError,
+            title: "Something went wrong",
+            message: "The page could not be shown because of an error on our side. It has been logged.",
+            context: context
+        )
     }
 
     private func page(for error: HTTPError, context: Context) -> Response {
