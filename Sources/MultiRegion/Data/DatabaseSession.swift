@@ -211,7 +211,10 @@ public final class DatabaseSession: Sendable {
         defer { metrics.databaseCallsInFlight(role: server, change: -1) }
         do {
             let logger = database.logger
-            let result = try await withErasedDatabaseTimeout(database.configuration.databaseTimeout, timers: database.timers, operation: {
+            // A request's call ends at DATABASE_TIMEOUT, not when the request is cancelled:
+            // cheaper on every call, and a request's work ends on its own in any case.
+            let timeout = database.configuration.databaseTimeout
+            let result = try await withErasedDatabaseTimeout(timeout, timers: database.timers, endsOnCancellation: false, operation: {
                 try await pool.withConnection { connection -> any Sendable in
                     guard server == .primary else { return try await body(connection) }
                     do {

@@ -89,13 +89,21 @@ public func withDatabaseTimeout<Result: Sendable>(
     try await withHardTimeout(timeout, timers: timers, timeoutError: { DatabaseTimeout(after: timeout) }, operation: operation)
 }
 
-/// `withDatabaseTimeout` for any value, for callers that are not generic.
+/// `withDatabaseTimeout` for any value, for callers that are not generic; see
+/// `withErasedHardTimeout` for `endsOnCancellation`.
 func withErasedDatabaseTimeout(
     _ timeout: Duration,
     timers: DeadlineTimers,
+    endsOnCancellation: Bool = true,
     operation: @escaping @Sendable () async throws -> any Sendable
 ) async throws -> any Sendable {
-    try await withErasedHardTimeout(timeout, timers: timers, timeoutError: { DatabaseTimeout(after: timeout) }, operation: operation)
+    try await withErasedHardTimeout(
+        timeout,
+        timers: timers,
+        endsOnCancellation: endsOnCancellation,
+        timeoutError: { DatabaseTimeout(after: timeout) },
+        operation: operation
+    )
 }
 
 extension PostgresConnection {

@@ -102,6 +102,32 @@ struct HardTimeoutTests {
         #expect(ContinuousClock.now - started < .seconds(1))
     }
 
+    @Test("A call that does not end on its caller's cancellation still ends at its timeout; a caller cancelled before it starts gets CancellationError and nothing runs")
+    func callThatWaitsOutCancellation() async throws {
+        let stuck = Stuck()
+        defer { stuck.release() }
+        let caller = Task {
+            try await withErasedHardTimeout(.milliseconds(300), timers: timers, endsOnCancellation: false, timeoutError: { TimedOut() }) {
+                await stuck.wait()
+                return 1
+            }
+        }
+        while !stuck.entered { try await Task.sleep(for: .milliseconds(5)) }
+        caller.cancel()
+        await #expect(throws: TimedOut.self) { try await caller.value }
+
+        let ran = Mutex(false)
+        let cancelled = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await withErasedHardTimeout(.seconds(30), timers: timers, endsOnCancellation: false, timeoutError: { TimedOut() }) {
+                ran.withLock { $0 = true }
+                return 1
+            }
+        }
+        await #expect(throws: CancellationError.self) { try await cancelled.value }
+        #expect(!ran.withLock { $0 })
+    }
+
     @Test("A caller that is already cancelled returns at once")
     func alreadyCancelled() async throws {
         let stuck = Stuck()
@@ -113,7 +139,7 @@ struct HardTimeoutTests {
         await #expect(throws: CancellationError.self) { try await caller.value }
     }
 
-    @Test("An operation that ends before it ever suspends is answered in place: no timer is scheduled, its result or error comes back as it is")
+    @Test("An operation that ends before it ever suspends gives back its result or error as it is, and leaves no timer behind")
     func neverSuspends() async throws {
         let value = try await withHardTimeout(.seconds(30), timers: timers, timeoutError: { TimedOut() }) { 42 }
         #expect(value == 42)
