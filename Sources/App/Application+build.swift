@@ -68,8 +68,9 @@ struct AppDependencies: Sendable {
         // and log line) is `AppResponder`'s, around this router, in one step; the error pages
         // are the router's one middleware (the router answers the errors that reach it).
         let router = Router(context: AppRequestContext.self)
-        router.add(middleware: ErrorPageMiddleware(renderer: renderer))
+        // Health checks answer plain text and never throw: they sit before the error pages.
         HealthRoutes(database: database).addRoutes(to: router)
+        router.add(middleware: ErrorPageMiddleware(renderer: renderer))
         // The live pages' streams: GETs that stay in this region (never replayed), so they
         // skip the pages' write routing and read-your-writes.
         LiveController(feed: feed, regions: configuration.regions).addRoutes(to: router)

@@ -22,30 +22,45 @@ final class InFlightRequests: Sendable {
         var answered = false
     }
 
-    private let state = Mutex<(entries: [UInt64: Entry], nextID: UInt64)>(([:], 0))
+    /// The entries in slots that are reused once free: a request takes and gives back a slot
+    /// without hashing anything (this runs twice on every request).
+    private struct Slots {
+        var entries: [Entry?] = []
+        var free: [Int] = []
+    }
+
+    private let state = Mutex(Slots())
 
     /// - Parameter deadline: The request deadline (`REQUEST_TIMEOUT`).
     init(deadline: Duration) {
         self.deadline = deadline
     }
 
-    /// Records a request that started at `started` (now, by default) and returns its id.
-    func begin(_ method: HTTPRequest.Method, _ target: String, at started: ContinuousClock.Instant = .now) -> UInt64 {
-        state.withLock { state in
-            state.nextID &+= 1
-            state.entries[state.nextID] = Entry(method: method, target: target, started: started)
-            return state.nextID
+    /// Records a request that started at `started` (now, by default) and returns its id, which
+    /// is valid until `end`.
+    func begin(_ method: HTTPRequest.Method, _ target: String, at started: ContinuousClock.Instant = .now) -> Int {
+        let entry = Entry(method: method, target: target, started: started)
+        return state.withLock { state in
+            if let slot = state.free.popLast() {
+                state.entries[slot] = entry
+                return slot
+            }
+            state.entries.append(entry)
+            return state.entries.count - 1
         }
     }
 
     /// Removes a request whose work has finished.
-    func end(_ id: UInt64) {
-        _ = state.withLock { $0.entries.removeValue(forKey: id) }
+    func end(_ id: Int) {
+        state.withLock { state in
+            state.entries[id] = nil
+            state.free.append(id)
+        }
     }
 
     /// The requests still running, oldest first.
     func entries(now: ContinuousClock.Instant = .now) -> [Entry] {
-        state.withLock { Array($0.entries.values) }.sorted { $0.started < $1.started }.map { entry in
+        state.withLock { $0.entries.compactMap { $0 } }.sorted { $0.started < $1.started }.map { entry in
             var entry = entry
             entry.answered = now - entry.started >= deadline
             return entry
