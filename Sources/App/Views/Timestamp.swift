@@ -40,11 +40,7 @@ enum Timestamp {
             text.append("-")
             text.append(c.day, digits: 2)
             text.append("T")
-            text.append(c.hour, digits: 2)
-            text.append(":")
-            text.append(c.minute, digits: 2)
-            text.append(":")
-            text.append(c.second, digits: 2)
+            appendTime(of: c, to: &text)
             text.append("Z")
         }
     }
@@ -59,13 +55,18 @@ enum Timestamp {
             text.append(" ")
             text.append(c.year, digits: 4)
             text.append(", ")
-            text.append(c.hour, digits: 2)
-            text.append(":")
-            text.append(c.minute, digits: 2)
-            text.append(":")
-            text.append(c.second, digits: 2)
+            appendTime(of: c, to: &text)
             text.append(" UTC")
         }
+    }
+
+    /// `02:51:16`.
+    private static func appendTime(of c: Civil, to text: inout ASCII) {
+        text.append(c.hour, digits: 2)
+        text.append(":")
+        text.append(c.minute, digits: 2)
+        text.append(":")
+        text.append(c.second, digits: 2)
     }
 
     private static let months: [StaticString] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
