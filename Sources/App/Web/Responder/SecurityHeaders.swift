@@ -32,6 +32,7 @@ enum SecurityHeaders {
     /// Adds the headers to a response's `headers`: `fields`, or a caller's copy of them with
     /// fields of its own that no route sets either.
     static func secure(_ headers: inout HTTPFields, overHTTPS: Bool, appending fields: [HTTPField] = fields) {
+        headers.reserveCapacity(headers.count + fields.count + 2)
         headers.append(contentsOf: fields)
         guard overHTTPS else { return }
         headers.append(strictTransportSecurity)
