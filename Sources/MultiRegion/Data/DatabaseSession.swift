@@ -22,6 +22,9 @@ import Synchronization
 /// - ``write(_:)`` and ``transaction(_:)`` run on the primary and then record the primary's WAL
 ///   position, so the response can carry it to the writer's next reads. A failed write or
 ///   transaction records nothing.
+///
+/// Every call ends within `DATABASE_TIMEOUT`, whatever the server does; it does not end
+/// earlier when its request's task is cancelled (the request's work ends on its own).
 public final class DatabaseSession: Sendable {
     private struct State {
         var readRole: DatabaseRole
