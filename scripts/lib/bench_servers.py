@@ -109,15 +109,15 @@ class Instance:
         self.process = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=work)
 
     @classmethod
-    def app(cls, binary, region, cluster, replica, work, env=None):
+    def app(cls, binary, region, cluster, replica, work, env=None, label=None):
         """`App serve` in `region`, reading from the replica when `replica`; `env` adds to or
-        overrides its environment."""
+        overrides its environment; `label` tells its log apart from another build's."""
         settings = {"FLY_REGION": region, "PRIMARY_REGION": "nrt", "WRITE_MODE": "replay", "HOST": "127.0.0.1",
                     "METRICS_PORT": str(free_port()), "LOG_LEVEL": "warning", "SECRET_KEY_BASE": SECRET,
                     "DATABASE_URL": cluster.url(cluster.primary_port), "PUBLIC_DIR": os.path.join(ROOT, "Public")}
         if replica:
             settings["REPLICA_DATABASE_URL"] = cluster.url(cluster.replica_port)
-        return cls([binary, "serve"], {**settings, **(env or {})}, f"app-{region}.log", work)
+        return cls([binary, "serve"], {**settings, **(env or {})}, f"app-{region}{'-' + label if label else ''}.log", work)
 
     @classmethod
     def baseline(cls, binary, cluster, work):
