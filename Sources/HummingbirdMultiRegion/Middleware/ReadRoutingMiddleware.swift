@@ -94,60 +94,55 @@ struct ReadRouting: Sendable {
     }
 
     /// The plan, when it can be made without waiting: there is no replica, or the tracker has
-    /// polled it and the request carries no position to wait for (or the replica is down).
-    /// `nil` when the plan must wait.
+    /// polled it and the request has no write of its own to wait for. `nil` when the plan must
+    /// wait.
     @usableFromInline
     func immediatePlan(_ request: Request, state: MultiRegionRequestState, position: ReadYourWrites.Position) -> Plan? {
-        guard let tracker = database.tracker else {
-            // The primary has every write; the cookie has nothing left to do.
-            return Plan(session: database.session(readingFrom: .primary), answer: nil, replicationWait: nil, clearsCookie: position != .none)
-        }
-        guard let status = tracker.status else { return nil }
-        if status.isReachable, !kind.writes(request.method), case .written = position { return nil }
-        return plan(request, state: state, status: status, position: position)
+        guard let tracker = database.tracker else { return primaryOnlyPlan(position) }
+        guard let status = tracker.status, ownWrite(request, status: status, position: position) == nil else { return nil }
+        return plan(state: state, status: status, position: position)
     }
 
     /// The plan, after waiting for the tracker's first poll, and for the replica to replay the
     /// reader's own write (bounded by `READ_YOUR_WRITES_TIMEOUT`).
     @usableFromInline
     func waitingPlan(_ request: Request, state: MultiRegionRequestState, position: ReadYourWrites.Position) async -> Plan {
-        guard let tracker = database.tracker else {
-            return Plan(session: database.session(readingFrom: .primary), answer: nil, replicationWait: nil, clearsCookie: position != .none)
+        guard let tracker = database.tracker else { return primaryOnlyPlan(position) }
+        let status = await tracker.firstStatus()
+        guard let lsn = ownWrite(request, status: status, position: position) else {
+            return plan(state: state, status: status, position: position)
         }
-        return await plan(request, state: state, status: tracker.firstStatus(), position: position, waitingWith: tracker)
+        let outcome = await tracker.waitUntilReplayed(lsn, timeout: database.configuration.readYourWritesTimeout)
+        database.metrics.readYourWritesWait(outcome)
+        let session = newSession()
+        switch outcome {
+        case .alreadyReplayed:
+            return Plan(session: session, answer: nil, replicationWait: nil, clearsCookie: true)
+        case .caughtUp(let waited):
+            return Plan(session: session, answer: nil, replicationWait: waited, clearsCookie: true)
+        case .timedOut(let waited):
+            if database.replaysToPrimary(state) { return replaying(.stale, session: session, state: state, waited: waited) }
+            // After a failed replay the primary may be out of reach: then the replica's
+            // answer, flagged as possibly older than the reader's write, beats an error.
+            session.readFromPrimary(orElseReplica: state.replayFailure != nil)
+            database.metrics.readFellBackToPrimary(.stale)
+            return Plan(session: session, answer: nil, replicationWait: waited, clearsCookie: false)
+        }
     }
 
-    /// The plan given the replica's status; waits for the reader's own write only with `tracker`.
-    private func plan(
-        _ request: Request,
-        state: MultiRegionRequestState,
-        status: ReplicaStatus,
-        position: ReadYourWrites.Position,
-        waitingWith tracker: ReplicaTracker
-    ) async -> Plan {
-        if status.isReachable, !kind.writes(request.method), case .written(let lsn) = position {
-            let outcome = await tracker.waitUntilReplayed(lsn, timeout: database.configuration.readYourWritesTimeout)
-            database.metrics.readYourWritesWait(outcome)
-            let session = newSession()
-            switch outcome {
-            case .alreadyReplayed:
-                return Plan(session: session, answer: nil, replicationWait: nil, clearsCookie: true)
-            case .caughtUp(let waited):
-                return Plan(session: session, answer: nil, replicationWait: waited, clearsCookie: true)
-            case .timedOut(let waited):
-                if database.replaysToPrimary(state) { return replaying(.stale, session: session, state: state, waited: waited) }
-                // After a failed replay the primary may be out of reach: then the replica's
-                // answer, flagged as possibly older than the reader's write, beats an error.
-                session.readFromPrimary(orElseReplica: state.replayFailure != nil)
-                database.metrics.readFellBackToPrimary(.stale)
-                return Plan(session: session, answer: nil, replicationWait: waited, clearsCookie: false)
-            }
-        }
-        return plan(request, state: state, status: status, position: position)
+    /// The reader's own write that a read must wait for on a replica that answers, if any.
+    private func ownWrite(_ request: Request, status: ReplicaStatus, position: ReadYourWrites.Position) -> LSN? {
+        guard status.isReachable, !kind.writes(request.method), case .written(let lsn) = position else { return nil }
+        return lsn
+    }
+
+    /// The plan with no replica: the primary has every write; the cookie has nothing left to do.
+    private func primaryOnlyPlan(_ position: ReadYourWrites.Position) -> Plan {
+        Plan(session: database.session(readingFrom: .primary), answer: nil, replicationWait: nil, clearsCookie: position != .none)
     }
 
     /// The plan for a request that waits for nothing, given the replica's status.
-    private func plan(_ request: Request, state: MultiRegionRequestState, status: ReplicaStatus, position: ReadYourWrites.Position) -> Plan {
+    private func plan(state: MultiRegionRequestState, status: ReplicaStatus, position: ReadYourWrites.Position) -> Plan {
         let session = newSession()
         if !status.isReachable {
             if database.replaysToPrimary(state) { return replaying(.replicaDown, session: session, state: state) }
